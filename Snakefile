@@ -1,0 +1,14 @@
+# MoRe: named entity and relation extraction with multi-modal retrieval.
+# Stages live in workflow/rules/ (one file per stage); helpers and config validation in common.smk.
+# Paper setup: `snakemake --cores 8`; offline demo: see README.md.
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/knowledge.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

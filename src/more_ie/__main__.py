@@ -1,0 +1,5 @@
+import sys
+
+from more_ie.cli import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""``python -m more_ie <command>``: one command per pipeline stage.
+
+The Snakemake rules call exactly these commands, so every stage also runs by hand. Each command
+takes explicit paths and settings (no config lookup), writes its outputs atomically, and logs to
+stderr and, with ``--log``, to a file.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from more_ie import __version__
+from more_ie.utils import setup_logging
+
+logger = logging.getLogger("more_ie")
+
+Handler = Callable[[argparse.Namespace], None]
+COMMANDS: dict[str, Handler] = {}
+
+
+def _optional_int(value: str) -> int | None:
+    return None if value.lower() in ("none", "null", "") else int(value)
+
+
+def _optional_path(value: str) -> str | None:
+    return None if value.lower() in ("none", "null", "") else value
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    from more_ie.config import load_config, missing_local_paths
+
+    config = load_config(args.config)
+    for missing in missing_local_paths(config):
+        logger.warning("%s: not found (needed by the stages that read it): %s", args.config, missing)
+    logger.info("%s: valid", args.config)
+
+
+def cmd_demo_world(args: argparse.Namespace) -> None:
+    from more_ie.demo import DemoScale, generate_demo_world
+
+    scale = DemoScale(pages_per_stream=args.pages_per_stream, image_size=args.image_size)
+    manifest = generate_demo_world(Path(args.out), seed=args.seed, scale=scale)
+    logger.info("demo world (MADE-UP data) written to %s: %s", args.out, manifest.get("counts", manifest))
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from more_ie.download import download_file
+
+    download_file(args.url, args.out, sha256=args.sha256)
+
+
+def cmd_corpus_shard(args: argparse.Namespace) -> None:
+    if args.kind == "dump":
+        from more_ie.wiki import ShardOptions, build_dump_shard
+
+        build_dump_shard(args.source, args.index, args.shard, args.shards, args.out,
+                         ShardOptions(max_page_chars=args.max_page_chars))
+    else:
+        from more_ie.wiki import DocFields, build_docs_shard
+
+        fields = DocFields(title=args.title_field, text=args.text_field, images=args.images_field)
+        build_docs_shard(args.source, args.shard, args.shards, args.out, fields)
+
+
+def cmd_redirects(args: argparse.Namespace) -> None:
+    from more_ie.wiki import build_redirects
+
+    build_redirects(args.shard_files, args.out)
+
+
+def cmd_text_kc(args: argparse.Namespace) -> None:
+    from more_ie.wiki import KcOptions, build_text_kc
+
+    options = KcOptions(include_disambiguation=args.include_disambiguation, min_sentence_chars=args.min_sentence_chars)
+    build_text_kc(args.shard_file, args.redirects, args.shard, args.out, options)
+
+
+def cmd_image_kc(args: argparse.Namespace) -> None:
+    from more_ie.wiki import ImageKcOptions, build_image_kc
+
+    options = ImageKcOptions(
+        include_disambiguation=args.include_disambiguation,
+        upload_base=args.upload_base,
+        thumb_width=args.thumb_width,
+    )
+    build_image_kc(args.shard_files, args.redirects, args.out, options)
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+
+
+def _add(sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--log", help="also write the log to this file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    COMMANDS[name] = handler
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="more-ie", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"more-ie {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _add(sub, "check-config", cmd_check_config, "Validate a config file against the schema.")
+    p.add_argument("config")
+
+    p = _add(sub, "demo-world", cmd_demo_world, "Write the deterministic offline demo world (made-up data).")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--pages-per-stream", type=int, default=10, help="pages per bz2 stream of the dump")
+    p.add_argument("--image-size", type=int, default=64, help="side of generated images (px)")
+
+    p = _add(sub, "download", cmd_download, "Download one file with resume, retries and a checksum.")
+    p.add_argument("--url", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--sha256", type=_optional_path, default=None)
+
+    p = _add(sub, "corpus-shard", cmd_corpus_shard, "Parse one shard of a knowledge source into page rows.")
+    p.add_argument("--kind", choices=["dump", "docs"], default="dump")
+    p.add_argument("--source", required=True, help="dump (.xml, .xml.bz2, multistream .bz2) or document file")
+    p.add_argument("--index", type=_optional_path, default=None, help="multistream index (.txt or .txt.bz2)")
+    p.add_argument("--shard", type=int, required=True, help="0-based shard number")
+    p.add_argument("--shards", type=int, required=True, help="number of shards")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--max-page-chars", type=int, default=5_000_000, help="skip (and count) larger pages")
+    p.add_argument("--title-field", default="title", help="docs: title field")
+    p.add_argument("--text-field", default="text", help="docs: text field")
+    p.add_argument("--images-field", default="images", help="docs: image list field")
+
+    p = _add(sub, "redirects", cmd_redirects, "Collect the redirect map from all corpus shards.")
+    p.add_argument("--out", required=True)
+    p.add_argument("shard_files", nargs="+")
+
+    p = _add(sub, "text-kc", cmd_text_kc, "Build one shard of the text KC (sentence -> paragraph).")
+    p.add_argument("--shard-file", required=True)
+    p.add_argument("--redirects", required=True)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--include-disambiguation", action="store_true")
+    p.add_argument("--min-sentence-chars", type=int, default=10)
+
+    p = _add(sub, "image-kc", cmd_image_kc, "Build the image KC (image -> title + introduction).")
+    p.add_argument("--redirects", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--include-disambiguation", action="store_true")
+    p.add_argument("--upload-base", default="https://upload.wikimedia.org/wikipedia/commons")
+    p.add_argument("--thumb-width", type=_optional_int, default=320, help="thumbnail width, or 'none' for originals")
+    p.add_argument("shard_files", nargs="+")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log, logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, OSError, RuntimeError) as err:
+        # Known failure kinds carry a message naming the file/line/key; show it without a traceback
+        # unless --verbose asks for one.
+        logger.error("%s failed: %s", args.command, err, exc_info=args.verbose)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

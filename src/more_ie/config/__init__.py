@@ -1,0 +1,11 @@
+"""Config loading and schema validation."""
+from more_ie.config.validate import (
+    SCHEMA_PATH,
+    ConfigError,
+    check_local_path,
+    load_config,
+    missing_local_paths,
+    validate_config,
+)
+
+__all__ = ["SCHEMA_PATH", "ConfigError", "check_local_path", "load_config", "missing_local_paths", "validate_config"]

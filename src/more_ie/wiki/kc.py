@@ -1,0 +1,222 @@
+"""Corpus shards -> the two knowledge corpora (KCs) and the redirect map.
+
+* **redirect map**: ``title -> target`` from every shard, chains followed, so each shard's anchors
+  can be resolved without reading the others.
+* **text KC** (one file per shard): one row per sentence; the key is the sentence and the value
+  the paragraph it stands in, both with anchors tagged ``<e: Target> surface </e>``.
+  ``kc_id = shard << 32 | row`` is unique across shards without any shard knowing the others.
+* **image KC** (one file): one row per (article, image); the value is the title plus the
+  introduction (the text before the first heading).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from more_ie.utils import ProgressLog, write_parquet
+from more_ie.wiki.pages import STATS_KEY, stats_metadata
+from more_ie.wiki.sentences import resolve_anchors, split_sentences
+from more_ie.wiki.titles import DEFAULT_UPLOAD_BASE, display_title, normalize_title, upload_url
+
+logger = logging.getLogger(__name__)
+
+KC_ID_SHARD_BITS = 32
+MAX_REDIRECT_HOPS = 5
+
+REDIRECTS_SCHEMA = pa.schema([pa.field("title", pa.string(), nullable=False), pa.field("target", pa.string(), nullable=False)])
+TEXT_KC_SCHEMA = pa.schema(
+    [
+        pa.field("kc_id", pa.int64(), nullable=False),
+        pa.field("page_id", pa.int64(), nullable=False),
+        pa.field("title", pa.string(), nullable=False),
+        pa.field("section", pa.string(), nullable=False),
+        pa.field("paragraph_idx", pa.int32(), nullable=False),
+        pa.field("sentence", pa.string(), nullable=False),
+        pa.field("paragraph", pa.string(), nullable=False),
+    ]
+)
+IMAGE_KC_SCHEMA = pa.schema(
+    [
+        pa.field("image_id", pa.int64(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("page_id", pa.int64(), nullable=False),
+        pa.field("title", pa.string(), nullable=False),
+        pa.field("value", pa.string(), nullable=False),
+        pa.field("local_path", pa.string()),
+    ]
+)
+
+
+def kc_id(shard: int, row: int) -> int:
+    if row >= 1 << KC_ID_SHARD_BITS:
+        raise ValueError(f"shard {shard} has more than 2^{KC_ID_SHARD_BITS} sentences; use more shards")
+    return (shard << KC_ID_SHARD_BITS) | row
+
+
+# ---------------------------------------------------------------------------------------------
+# Redirects
+# ---------------------------------------------------------------------------------------------
+
+
+def collapse_redirects(pairs: Mapping[str, str]) -> dict[str, str]:
+    """Follow chains (A -> B -> C becomes A -> C), up to a few hops; cycles are dropped."""
+    resolved: dict[str, str] = {}
+    for title, target in pairs.items():
+        seen = {title}
+        hops = 0
+        while target in pairs and hops < MAX_REDIRECT_HOPS:
+            if target in seen:
+                break
+            seen.add(target)
+            target = pairs[target]
+            hops += 1
+        if target in seen:
+            logger.warning("redirect cycle through %r: dropped", title)
+            continue
+        resolved[title] = target
+    return resolved
+
+
+def build_redirects(shard_paths: Iterable[str | Path], out: str | Path) -> int:
+    pairs: dict[str, str] = {}
+    for path in shard_paths:
+        table = pq.read_table(path, columns=["title", "redirect"]).filter(pc.is_valid(pc.field("redirect")))
+        for title, target in zip(table.column("title").to_pylist(), table.column("redirect").to_pylist()):
+            pairs[normalize_title(title)] = target
+    resolved = collapse_redirects(pairs)
+    titles = sorted(resolved)
+    write_parquet(pa.table({"title": titles, "target": [resolved[t] for t in titles]}, schema=REDIRECTS_SCHEMA), out)
+    logger.info("redirect map: %d redirects (%d after dropping cycles)", len(pairs), len(resolved))
+    return len(resolved)
+
+
+def read_redirects(path: str | Path) -> dict[str, str]:
+    table = pq.read_table(path)
+    return dict(zip(table.column("title").to_pylist(), table.column("target").to_pylist()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text KC
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KcOptions:
+    include_disambiguation: bool = False
+    min_sentence_chars: int = 10  # drop fragments such as "See also." left by removed markup
+    log_every: int = 10_000
+
+
+def _articles(table: pa.Table, include_disambiguation: bool) -> Iterable[dict]:
+    for batch in table.to_batches(max_chunksize=1024):
+        for row in batch.to_pylist():
+            if row["redirect"] is not None:
+                continue
+            if row["is_disambiguation"] and not include_disambiguation:
+                continue
+            yield row
+
+
+def build_text_kc(
+    shard_path: str | Path,
+    redirects_path: str | Path,
+    shard: int,
+    out: str | Path,
+    options: KcOptions = KcOptions(),
+) -> Counter:
+    redirects = read_redirects(redirects_path)
+    table = pq.read_table(shard_path)
+    columns: dict[str, list] = {name: [] for name in TEXT_KC_SCHEMA.names}
+    stats: Counter = Counter()
+    progress = ProgressLog(logger, f"text KC shard {shard}: articles", every=options.log_every)
+    for article in _articles(table, options.include_disambiguation):
+        progress.update()
+        stats["articles"] += 1
+        for paragraph_idx, paragraph in enumerate(article["paragraphs"]):
+            text = resolve_anchors(paragraph["text"], redirects)
+            for sentence in split_sentences(text):
+                if len(sentence) < options.min_sentence_chars:
+                    stats["short_sentences_dropped"] += 1
+                    continue
+                columns["kc_id"].append(kc_id(shard, len(columns["kc_id"])))
+                columns["page_id"].append(article["page_id"])
+                columns["title"].append(article["title"])
+                columns["section"].append(paragraph["section"])
+                columns["paragraph_idx"].append(paragraph_idx)
+                columns["sentence"].append(sentence)
+                columns["paragraph"].append(text)
+    progress.close()
+    stats["sentences"] = len(columns["kc_id"])
+    write_parquet(pa.table(columns, schema=TEXT_KC_SCHEMA), out, metadata=stats_metadata(dict(stats)))
+    logger.info("text KC shard %d: %s", shard, dict(stats))
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Image KC
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageKcOptions:
+    include_disambiguation: bool = False
+    upload_base: str = DEFAULT_UPLOAD_BASE
+    thumb_width: int | None = 320  # originals are ~20x the bytes of a 320px thumbnail
+    max_intro_chars: int = 4000
+
+
+def image_value(title: str, intro: str, max_chars: int) -> str:
+    value = f"{display_title(title)}. {intro}".strip() if intro else display_title(title)
+    return value[:max_chars]
+
+
+def build_image_kc(
+    shard_paths: Iterable[str | Path],
+    redirects_path: str | Path,
+    out: str | Path,
+    options: ImageKcOptions = ImageKcOptions(),
+) -> Counter:
+    redirects = read_redirects(redirects_path)
+    columns: dict[str, list] = {name: [] for name in IMAGE_KC_SCHEMA.names}
+    stats: Counter = Counter()
+    for path in shard_paths:
+        table = pq.read_table(path)
+        for article in _articles(table, options.include_disambiguation):
+            if not article["images"]:
+                continue
+            intro = "\n".join(p["text"] for p in article["paragraphs"] if p["section"] == "")
+            value = image_value(article["title"], resolve_anchors(intro, redirects), options.max_intro_chars)
+            stats["articles_with_images"] += 1
+            for image in article["images"]:
+                is_url = "://" in image["file"]
+                columns["image_id"].append(len(columns["image_id"]))
+                columns["file"].append(image["file"].rsplit("/", 1)[-1] if is_url else image["file"])
+                columns["url"].append(
+                    image["file"] if is_url else upload_url(image["file"], options.thumb_width, options.upload_base)
+                )
+                columns["source"].append(image["source"])
+                columns["page_id"].append(article["page_id"])
+                columns["title"].append(article["title"])
+                columns["value"].append(value)
+                columns["local_path"].append(None)
+    stats["images"] = len(columns["image_id"])
+    stats["distinct_files"] = len(set(columns["file"]))
+    write_parquet(pa.table(columns, schema=IMAGE_KC_SCHEMA), out, metadata=stats_metadata(dict(stats)))
+    logger.info("image KC: %s", dict(stats))
+    return stats
+
+
+def read_stats(path: str | Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(STATS_KEY.encode())
+    return json.loads(raw) if raw else {}

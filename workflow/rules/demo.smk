@@ -1,0 +1,29 @@
+"""The offline demo world: a made-up wiki dump, images and two datasets in the real formats."""
+
+
+rule demo_world:
+    output:
+        manifest=f"{DEMO}/MANIFEST.json",
+        dump=f"{DEMO}/wiki/demowiki-20260101-pages-articles-multistream.xml.bz2",
+        index=f"{DEMO}/wiki/demowiki-20260101-pages-articles-multistream-index.txt.bz2",
+        mner=expand(f"{DEMO}/mner/{{split}}.txt", split=["train", "valid", "test"]),
+        mnre=[f"{DEMO}/mnre/mnre_train.txt", f"{DEMO}/mnre/mnre_val .txt", f"{DEMO}/mnre/mnre_test.txt"],
+        wiki_upload=directory(f"{DEMO}/wiki_upload"),
+        mner_images=directory(f"{DEMO}/mner_images"),
+        mnre_images=directory(f"{DEMO}/mnre_images"),
+    params:
+        out_dir=DEMO,
+        seed=config["demo"]["seed"],
+        pages_per_stream=config["demo"]["pages_per_stream"],
+        image_size=config["demo"]["image_size"],
+    log:
+        f"{LOGS}/demo_world.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    shell:
+        "python -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed}"
+        " --pages-per-stream {params.pages_per_stream} --image-size {params.image_size} --log {log:q}"

@@ -1,0 +1,98 @@
+"""Knowledge corpora: source -> corpus shards -> redirect map -> text KC shards + image KC."""
+
+
+rule corpus_shard:
+    input:
+        source=lambda w: kc_source_file(w.kc),
+        index=lambda w: [kc_index_file(w.kc)] if kc_index_file(w.kc) else [],
+    output:
+        f"{RESULTS}/knowledge/{{kc}}/shards/{{shard}}.parquet",
+    params:
+        kind=lambda w: kc_config(w.kc)["source"]["kind"],
+        shards=lambda w: kc_config(w.kc)["shards"],
+        index_arg=lambda w: f"--index '{kc_index_file(w.kc)}'" if kc_index_file(w.kc) else "",
+        max_page_chars=lambda w: kc_config(w.kc)["max_page_chars"],
+        title_field=lambda w: kc_config(w.kc)["source"]["title_field"],
+        text_field=lambda w: kc_config(w.kc)["source"]["text_field"],
+        images_field=lambda w: kc_config(w.kc)["source"]["images_field"],
+    log:
+        f"{LOGS}/knowledge/{{kc}}/shards/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/knowledge/{{kc}}/shards/{{shard}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "python -m more_ie corpus-shard --kind {params.kind} --source {input.source:q} {params.index_arg}"
+        " --shard $((10#{wildcards.shard})) --shards {params.shards} --max-page-chars {params.max_page_chars}"
+        " --title-field {params.title_field:q} --text-field {params.text_field:q} --images-field {params.images_field:q}"
+        " --out {output:q} --log {log:q}"
+
+
+rule redirects:
+    input:
+        lambda w: expand(f"{RESULTS}/knowledge/{w.kc}/shards/{{shard}}.parquet", shard=shard_ids(w.kc)),
+    output:
+        f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
+    log:
+        f"{LOGS}/knowledge/{{kc}}/redirects.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "python -m more_ie redirects --out {output:q} --log {log:q} {input:q}"
+
+
+rule text_kc:
+    input:
+        shard=f"{RESULTS}/knowledge/{{kc}}/shards/{{shard}}.parquet",
+        redirects=f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
+    output:
+        f"{RESULTS}/knowledge/{{kc}}/text_kc/{{shard}}.parquet",
+    params:
+        include_disambiguation=lambda w: "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else "",
+        min_sentence_chars=lambda w: kc_config(w.kc)["min_sentence_chars"],
+    log:
+        f"{LOGS}/knowledge/{{kc}}/text_kc/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/knowledge/{{kc}}/text_kc/{{shard}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "python -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
+        " --shard $((10#{wildcards.shard})) {params.include_disambiguation}"
+        " --min-sentence-chars {params.min_sentence_chars} --out {output:q} --log {log:q}"
+
+
+rule image_kc:
+    input:
+        shards=lambda w: expand(f"{RESULTS}/knowledge/{w.kc}/shards/{{shard}}.parquet", shard=shard_ids(w.kc)),
+        redirects=f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
+    output:
+        f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
+    params:
+        include_disambiguation=lambda w: "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else "",
+        upload_base=lambda w: kc_config(w.kc)["images"]["upload_base"],
+        thumb_width=lambda w: kc_config(w.kc)["images"]["thumb_width"] or "none",
+    log:
+        f"{LOGS}/knowledge/{{kc}}/image_kc.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "python -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
+        " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width}"
+        " --out {output:q} --log {log:q} {input.shards:q}"
