@@ -68,6 +68,58 @@ def write_parquet(
         pq.write_table(table, tmp, compression=PARQUET_COMPRESSION)
 
 
+class ParquetBatchWriter:
+    """Write a Parquet file batch by batch, atomically: memory holds one batch, not the file.
+
+    ``metadata`` may be set any time before the block ends (counts known only at the end).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], schema: pa.Schema, rows_per_batch: int = 2048):
+        self.path = Path(path)
+        self.schema = schema
+        self.rows_per_batch = rows_per_batch
+        self.metadata: dict[str, str] = {}
+        self.rows_written = 0
+        self._pending: list[dict[str, Any]] = []
+        self._stack = contextlib.ExitStack()
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> "ParquetBatchWriter":
+        self._tmp = self._stack.enter_context(atomic_path(self.path, suffix=".parquet"))
+        return self
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= self.rows_per_batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            assert self._tmp is not None
+            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression=PARQUET_COMPRESSION)
+        self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self.schema))
+        self.rows_written += len(self._pending)
+        self._pending = []
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        try:
+            if exc_type is None:
+                self._flush()
+                if self._writer is None:  # no rows at all: still a valid, empty file
+                    assert self._tmp is not None
+                    self._writer = pq.ParquetWriter(self._tmp, self.schema, compression=PARQUET_COMPRESSION)
+                if self.metadata:  # file-level key/value pairs, read back as schema metadata
+                    self._writer.add_key_value_metadata(self.metadata)
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            # atomic_path renames on a clean exit and deletes the temporary file otherwise
+            self._stack.__exit__(exc_type, exc, tb)
+
+
 def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     raw = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}

@@ -18,8 +18,8 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from more_ie.utils import write_parquet
-from more_ie.wiki.pages import PageRow, pages_table, stats_metadata
+from more_ie.utils import ParquetBatchWriter
+from more_ie.wiki.pages import PAGES_SCHEMA, PageRow, stats_metadata
 from more_ie.wiki.titles import is_image_file, normalize_filename
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,15 @@ def build_docs_shard(
     path: str | Path, shard: int, n_shards: int, out: str | Path, fields: DocFields = DocFields()
 ) -> Counter:
     stats: Counter = Counter()
-    rows: list[PageRow] = []
+    with ParquetBatchWriter(out, PAGES_SCHEMA, rows_per_batch=1000) as writer:
+        for row in _document_rows(path, shard, n_shards, fields, stats):
+            writer.append(row.as_record())
+        writer.metadata = stats_metadata(dict(stats))
+    logger.info("docs shard %d/%d of %s: %s", shard, n_shards, path, dict(stats))
+    return stats
+
+
+def _document_rows(path: str | Path, shard: int, n_shards: int, fields: DocFields, stats: Counter) -> Iterator[PageRow]:
     seen_titles: set[str] = set()
     for position, (where, doc) in enumerate(iter_documents(path)):
         if not isinstance(doc, dict):
@@ -121,15 +129,10 @@ def build_docs_shard(
             stats["skipped_empty_text"] += 1
             continue
         page_id = doc.get("page_id") if isinstance(doc.get("page_id"), int) else document_page_id(title)
-        rows.append(
-            PageRow(
-                page_id,
-                title,
-                paragraphs=[("", p) for p in _paragraphs(text)],
-                images=_image_refs(doc.get(fields.images), where),
-            )
-        )
         stats["articles"] += 1
-    write_parquet(pages_table(rows), out, metadata=stats_metadata(dict(stats)))
-    logger.info("docs shard %d/%d of %s: %s", shard, n_shards, path, dict(stats))
-    return stats
+        yield PageRow(
+            page_id,
+            title,
+            paragraphs=[("", p) for p in _paragraphs(text)],
+            images=_image_refs(doc.get(fields.images), where),
+        )

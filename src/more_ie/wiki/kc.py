@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from more_ie.utils import ProgressLog, write_parquet
+from more_ie.utils import ParquetBatchWriter, ProgressLog, write_parquet
 from more_ie.wiki.pages import STATS_KEY, stats_metadata
 from more_ie.wiki.sentences import resolve_anchors, split_sentences
 from more_ie.wiki.titles import DEFAULT_UPLOAD_BASE, display_title, normalize_title, upload_url
@@ -117,8 +117,9 @@ class KcOptions:
     log_every: int = 10_000
 
 
-def _articles(table: pa.Table, include_disambiguation: bool) -> Iterable[dict]:
-    for batch in table.to_batches(max_chunksize=1024):
+def _articles(shard_path: str | Path, include_disambiguation: bool) -> Iterable[dict]:
+    """Article rows of a corpus shard, read batch by batch (memory holds one batch)."""
+    for batch in pq.ParquetFile(shard_path).iter_batches(batch_size=512):
         for row in batch.to_pylist():
             if row["redirect"] is not None:
                 continue
@@ -135,29 +136,32 @@ def build_text_kc(
     options: KcOptions = KcOptions(),
 ) -> Counter:
     redirects = read_redirects(redirects_path)
-    table = pq.read_table(shard_path)
-    columns: dict[str, list] = {name: [] for name in TEXT_KC_SCHEMA.names}
     stats: Counter = Counter()
     progress = ProgressLog(logger, f"text KC shard {shard}: articles", every=options.log_every)
-    for article in _articles(table, options.include_disambiguation):
-        progress.update()
-        stats["articles"] += 1
-        for paragraph_idx, paragraph in enumerate(article["paragraphs"]):
-            text = resolve_anchors(paragraph["text"], redirects)
-            for sentence in split_sentences(text):
-                if len(sentence) < options.min_sentence_chars:
-                    stats["short_sentences_dropped"] += 1
-                    continue
-                columns["kc_id"].append(kc_id(shard, len(columns["kc_id"])))
-                columns["page_id"].append(article["page_id"])
-                columns["title"].append(article["title"])
-                columns["section"].append(paragraph["section"])
-                columns["paragraph_idx"].append(paragraph_idx)
-                columns["sentence"].append(sentence)
-                columns["paragraph"].append(text)
-    progress.close()
-    stats["sentences"] = len(columns["kc_id"])
-    write_parquet(pa.table(columns, schema=TEXT_KC_SCHEMA), out, metadata=stats_metadata(dict(stats)))
+    with ParquetBatchWriter(out, TEXT_KC_SCHEMA, rows_per_batch=8192) as writer:
+        for article in _articles(shard_path, options.include_disambiguation):
+            progress.update()
+            stats["articles"] += 1
+            for paragraph_idx, paragraph in enumerate(article["paragraphs"]):
+                text = resolve_anchors(paragraph["text"], redirects)
+                for sentence in split_sentences(text):
+                    if len(sentence) < options.min_sentence_chars:
+                        stats["short_sentences_dropped"] += 1
+                        continue
+                    writer.append(
+                        {
+                            "kc_id": kc_id(shard, stats["sentences"]),
+                            "page_id": article["page_id"],
+                            "title": article["title"],
+                            "section": paragraph["section"],
+                            "paragraph_idx": paragraph_idx,
+                            "sentence": sentence,
+                            "paragraph": text,
+                        }
+                    )
+                    stats["sentences"] += 1
+        progress.close()
+        writer.metadata = stats_metadata(dict(stats))
     logger.info("text KC shard %d: %s", shard, dict(stats))
     return stats
 
@@ -187,31 +191,32 @@ def build_image_kc(
     options: ImageKcOptions = ImageKcOptions(),
 ) -> Counter:
     redirects = read_redirects(redirects_path)
-    columns: dict[str, list] = {name: [] for name in IMAGE_KC_SCHEMA.names}
     stats: Counter = Counter()
-    for path in shard_paths:
-        table = pq.read_table(path)
-        for article in _articles(table, options.include_disambiguation):
-            if not article["images"]:
-                continue
-            intro = "\n".join(p["text"] for p in article["paragraphs"] if p["section"] == "")
-            value = image_value(article["title"], resolve_anchors(intro, redirects), options.max_intro_chars)
-            stats["articles_with_images"] += 1
-            for image in article["images"]:
-                is_url = "://" in image["file"]
-                columns["image_id"].append(len(columns["image_id"]))
-                columns["file"].append(image["file"].rsplit("/", 1)[-1] if is_url else image["file"])
-                columns["url"].append(
-                    image["file"] if is_url else upload_url(image["file"], options.thumb_width, options.upload_base)
-                )
-                columns["source"].append(image["source"])
-                columns["page_id"].append(article["page_id"])
-                columns["title"].append(article["title"])
-                columns["value"].append(value)
-                columns["local_path"].append(None)
-    stats["images"] = len(columns["image_id"])
-    stats["distinct_files"] = len(set(columns["file"]))
-    write_parquet(pa.table(columns, schema=IMAGE_KC_SCHEMA), out, metadata=stats_metadata(dict(stats)))
+    with ParquetBatchWriter(out, IMAGE_KC_SCHEMA, rows_per_batch=8192) as writer:
+        for path in shard_paths:
+            for article in _articles(path, options.include_disambiguation):
+                if not article["images"]:
+                    continue
+                intro = "\n".join(p["text"] for p in article["paragraphs"] if p["section"] == "")
+                value = image_value(article["title"], resolve_anchors(intro, redirects), options.max_intro_chars)
+                stats["articles_with_images"] += 1
+                for image in article["images"]:
+                    is_url = "://" in image["file"]
+                    writer.append(
+                        {
+                            "image_id": stats["images"],
+                            "file": image["file"].rsplit("/", 1)[-1] if is_url else image["file"],
+                            "url": image["file"] if is_url
+                            else upload_url(image["file"], options.thumb_width, options.upload_base),
+                            "source": image["source"],
+                            "page_id": article["page_id"],
+                            "title": article["title"],
+                            "value": value,
+                            "local_path": None,
+                        }
+                    )
+                    stats["images"] += 1
+        writer.metadata = stats_metadata(dict(stats))
     logger.info("image KC: %s", dict(stats))
     return stats
 

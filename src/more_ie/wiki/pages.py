@@ -38,16 +38,19 @@ class PageRow:
     images: list[tuple[str, str]] = field(default_factory=list)  # (file, source)
 
 
+    def as_record(self) -> dict:
+        return {
+            "page_id": self.page_id,
+            "title": self.title,
+            "redirect": self.redirect,
+            "is_disambiguation": self.is_disambiguation,
+            "paragraphs": [{"section": s, "text": t} for s, t in self.paragraphs],
+            "images": [{"file": f, "source": s} for f, s in self.images],
+        }
+
+
 def pages_table(rows: Iterable[PageRow]) -> pa.Table:
-    columns: dict[str, list] = {name: [] for name in PAGES_SCHEMA.names}
-    for row in rows:
-        columns["page_id"].append(row.page_id)
-        columns["title"].append(row.title)
-        columns["redirect"].append(row.redirect)
-        columns["is_disambiguation"].append(row.is_disambiguation)
-        columns["paragraphs"].append([{"section": s, "text": t} for s, t in row.paragraphs])
-        columns["images"].append([{"file": f, "source": s} for f, s in row.images])
-    return pa.table(columns, schema=PAGES_SCHEMA)
+    return pa.Table.from_pylist([row.as_record() for row in rows], schema=PAGES_SCHEMA)
 
 
 def stats_metadata(stats: dict[str, int]) -> dict[str, str]:

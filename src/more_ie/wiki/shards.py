@@ -11,9 +11,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from more_ie.utils import ProgressLog, write_parquet
+from typing import Iterator
+
+from more_ie.utils import ParquetBatchWriter, ProgressLog
 from more_ie.wiki.dump import DumpShard, iter_pages, make_shard
-from more_ie.wiki.pages import PageRow, pages_table, stats_metadata
+from more_ie.wiki.pages import PAGES_SCHEMA, PageRow, stats_metadata
 from more_ie.wiki.titles import normalize_title
 from more_ie.wiki.wikitext import parse_wikitext
 
@@ -26,9 +28,8 @@ class ShardOptions:
     log_every: int = 1000
 
 
-def parse_dump_shard(shard: DumpShard, options: ShardOptions = ShardOptions()) -> tuple[list[PageRow], Counter]:
-    stats: Counter = Counter()
-    rows: list[PageRow] = []
+def parse_dump_shard(shard: DumpShard, stats: Counter, options: ShardOptions = ShardOptions()) -> Iterator[PageRow]:
+    """Yield the shard's page rows one at a time, counting what is kept and skipped in ``stats``."""
     progress = ProgressLog(logger, f"shard {shard.index}: pages", every=options.log_every)
     for page in iter_pages(shard):
         progress.update()
@@ -41,7 +42,7 @@ def parse_dump_shard(shard: DumpShard, options: ShardOptions = ShardOptions()) -
             if not target:
                 stats["skipped_redirect_without_target"] += 1
                 continue
-            rows.append(PageRow(page.page_id, page.title, redirect=target))
+            yield PageRow(page.page_id, page.title, redirect=target)
             stats["redirects"] += 1
             continue
         if not page.text.strip():
@@ -56,21 +57,18 @@ def parse_dump_shard(shard: DumpShard, options: ShardOptions = ShardOptions()) -
             stats["skipped_too_large"] += 1
             continue
         parsed = parse_wikitext(page.text)
-        rows.append(
-            PageRow(
-                page.page_id,
-                page.title,
-                is_disambiguation=parsed.is_disambiguation,
-                paragraphs=[(p.section, p.text) for p in parsed.paragraphs],
-                images=[(img.file, img.source) for img in parsed.images],
-            )
-        )
         stats["articles"] += 1
         stats["disambiguation_pages"] += parsed.is_disambiguation
         stats["paragraphs"] += len(parsed.paragraphs)
         stats["image_refs"] += len(parsed.images)
+        yield PageRow(
+            page.page_id,
+            page.title,
+            is_disambiguation=parsed.is_disambiguation,
+            paragraphs=[(p.section, p.text) for p in parsed.paragraphs],
+            images=[(img.file, img.source) for img in parsed.images],
+        )
     progress.close()
-    return rows, stats
 
 
 def build_dump_shard(
@@ -82,7 +80,10 @@ def build_dump_shard(
     options: ShardOptions = ShardOptions(),
 ) -> Counter:
     dump_shard = make_shard(dump, index, shard, n_shards)
-    rows, stats = parse_dump_shard(dump_shard, options)
-    write_parquet(pages_table(rows), out, metadata=stats_metadata(dict(stats)))
+    stats: Counter = Counter()
+    with ParquetBatchWriter(out, PAGES_SCHEMA, rows_per_batch=500) as writer:
+        for row in parse_dump_shard(dump_shard, stats, options):
+            writer.append(row.as_record())
+        writer.metadata = stats_metadata(dict(stats))
     logger.info("shard %d/%d of %s: %s", shard, n_shards, dump, dict(stats))
     return stats
