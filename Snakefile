@@ -6,6 +6,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/knowledge.smk"
+include: "workflow/rules/datasets.smk"
 
 
 rule all:

@@ -94,6 +94,30 @@ def cmd_image_kc(args: argparse.Namespace) -> None:
     build_image_kc(args.shard_files, args.redirects, args.out, options)
 
 
+def cmd_prepare_dataset(args: argparse.Namespace) -> None:
+    from more_ie.datasets import normalize_split
+
+    label_map = dict(item.split("=", 1) for item in args.label_map)
+    normalize_split(args.source, args.out, args.format, label_map)
+
+
+def cmd_check_images(args: argparse.Namespace) -> None:
+    from more_ie.datasets import missing_images
+    from more_ie.utils import atomic_open
+
+    n_samples, missing = missing_images(args.splits, args.images_dir)
+    if missing:
+        logger.warning(
+            "%d of the images named by %s are not in %s (e.g. %s); the image view has no retrieval for them",
+            len(missing), ", ".join(args.splits), args.images_dir, ", ".join(missing[:3]),
+        )
+    else:
+        logger.info("all images named by %d samples are present in %s", n_samples, args.images_dir)
+    with atomic_open(args.out) as handle:
+        handle.write("image\n")
+        handle.writelines(f"{name}\n" for name in missing)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upload-base", default="https://upload.wikimedia.org/wikipedia/commons")
     p.add_argument("--thumb-width", type=_optional_int, default=320, help="thumbnail width, or 'none' for originals")
     p.add_argument("shard_files", nargs="+")
+    p = _add(sub, "prepare-dataset", cmd_prepare_dataset, "Normalize one dataset split to Parquet.")
+    p.add_argument("--source", required=True, help="the split's text file")
+    p.add_argument("--format", required=True, choices=["conll_imgid", "mnre_dict"])
+    p.add_argument("--label-map", nargs="*", default=[], metavar="OLD=NEW", help="entity-type renames")
+    p.add_argument("--out", required=True)
+
+    p = _add(sub, "check-images", cmd_check_images, "List the images a dataset names but the images folder lacks.")
+    p.add_argument("--images-dir", type=_optional_path, default=None)
+    p.add_argument("--out", required=True, help="TSV of missing image names")
+    p.add_argument("splits", nargs="+", help="normalized split files")
     return parser
 
 

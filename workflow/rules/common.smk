@@ -3,6 +3,7 @@
 import os
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from snakemake.utils import min_version
 
@@ -53,7 +54,9 @@ def shard_ids(kc):
 
 
 def download_path(kind, name, url):
-    return f"{RESULTS}/downloads/{kind}/{name}/{os.path.basename(url.split('?', 1)[0])}"
+    # MNRE's validation file really is "mnre_val .txt": keep names shell- and cluster-friendly.
+    file_name = unquote(os.path.basename(url.split("?", 1)[0])).replace(" ", "_")
+    return f"{RESULTS}/downloads/{kind}/{name}/{file_name}"
 
 
 def local_input(key, path):
@@ -87,8 +90,16 @@ def kc_outputs(kc):
     ]
 
 
+def dataset_outputs(dataset):
+    return expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"]) + [
+        f"{RESULTS}/{dataset}/data/missing_images.tsv"
+    ]
+
+
 def all_targets():
     targets = []
     for kc in config["knowledge"]:
         targets += kc_outputs(kc)
+    for dataset in config["datasets"]:
+        targets += dataset_outputs(dataset)
     return targets
