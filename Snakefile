@@ -7,6 +7,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/datasets.smk"
+include: "workflow/rules/retrieval.smk"
 
 
 rule all:

@@ -118,6 +118,31 @@ def cmd_check_images(args: argparse.Namespace) -> None:
         handle.writelines(f"{name}\n" for name in missing)
 
 
+def cmd_bm25_index(args: argparse.Namespace) -> None:
+    from more_ie.search.bm25 import build_index
+
+    build_index(args.kc_shards, args.out, threads=args.threads)
+
+
+def cmd_bm25_merge(args: argparse.Namespace) -> None:
+    from more_ie.search.bm25 import merge_indexes
+
+    merge_indexes(args.indexes, args.out)
+
+
+def cmd_retrieve_text(args: argparse.Namespace) -> None:
+    from more_ie.search.bm25 import Bm25Settings, retrieve_text
+
+    settings = Bm25Settings(k=args.k, k1=args.k1, b=args.b, threads=args.threads)
+    retrieve_text(args.split, args.index, args.kc_dir, args.out, settings)
+
+
+def cmd_retrieve_random(args: argparse.Namespace) -> None:
+    from more_ie.search.random_kc import retrieve_random
+
+    retrieve_random(args.split, args.kc, args.out, k=args.k, seed=args.seed, view=args.view)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +216,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images-dir", type=_optional_path, default=None)
     p.add_argument("--out", required=True, help="TSV of missing image names")
     p.add_argument("splits", nargs="+", help="normalized split files")
+    p = _add(sub, "bm25-index", cmd_bm25_index, "Build a Lucene BM25 index over text-KC sentence keys.")
+    p.add_argument("--out", required=True, help="index folder")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("kc_shards", nargs="+", help="text-KC shard files")
+
+    p = _add(sub, "bm25-merge", cmd_bm25_merge, "Merge shard indexes into one (exact global BM25 statistics).")
+    p.add_argument("--out", required=True)
+    p.add_argument("indexes", nargs="+")
+
+    p = _add(sub, "retrieve-text", cmd_retrieve_text, "Top-k BM25 retrieval for one dataset split.")
+    p.add_argument("--split", required=True, help="normalized split (Parquet)")
+    p.add_argument("--index", required=True)
+    p.add_argument("--kc-dir", required=True, help="folder of the text-KC shards")
+    p.add_argument("--out", required=True)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k1", type=float, default=0.9)
+    p.add_argument("--b", type=float, default=0.4)
+    p.add_argument("--threads", type=int, default=1)
+
+    p = _add(sub, "retrieve-random", cmd_retrieve_random, "Random KC rows per sample (Table 5 ablation).")
+    p.add_argument("--split", required=True)
+    p.add_argument("--view", required=True, choices=["random_text", "random_image"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("kc", nargs="+", help="text-KC shards (random_text) or the image KC (random_image)")
     return parser
 
 

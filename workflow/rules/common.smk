@@ -30,6 +30,11 @@ except ConfigError as err:
 shell.prefix("set -euo pipefail; export PYTHONPATH=" + str(REPO / "src") + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 ENV = str(REPO / "envs" / "more.yaml")
+# Rules run `{PYTHON} -m more_ie ...`: the conda env's python under --software-deployment-method
+# conda, otherwise the interpreter running Snakemake (the venv's, even when it is not activated).
+from snakemake_interface_executor_plugins.settings import DeploymentMethod  # noqa: E402
+
+PYTHON = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else sys.executable
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
@@ -90,10 +95,17 @@ def kc_outputs(kc):
     ]
 
 
+# Retrieval views whose caches are built today; "image" joins when CLIP retrieval lands.
+BUILT_VIEWS = ("text", "random_text", "random_image")
+
+
 def dataset_outputs(dataset):
-    return expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"]) + [
-        f"{RESULTS}/{dataset}/data/missing_images.tsv"
-    ]
+    views = [v for v in config["experts"]["views"] if v in BUILT_VIEWS]
+    return (
+        expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"])
+        + [f"{RESULTS}/{dataset}/data/missing_images.tsv"]
+        + expand(f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet", split=["train", "dev", "test"], view=views)
+    )
 
 
 def all_targets():

@@ -33,7 +33,7 @@ rule prepare_dataset:
     conda:
         ENV
     shell:
-        "python -m more_ie prepare-dataset --source {input:q} --format {params.format}"
+        "{PYTHON} -m more_ie prepare-dataset --source {input:q} --format {params.format}"
         " --label-map {params.label_map} --out {output:q} --log {log:q}"
 
 
@@ -53,4 +53,4 @@ rule check_images:
     conda:
         ENV
     shell:
-        "python -m more_ie check-images --images-dir {params.images_dir:q} --out {output:q} --log {log:q} {input:q}"
+        "{PYTHON} -m more_ie check-images --images-dir {params.images_dir:q} --out {output:q} --log {log:q} {input:q}"

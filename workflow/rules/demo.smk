@@ -25,5 +25,5 @@ rule demo_world:
     conda:
         ENV
     shell:
-        "python -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed}"
+        "{PYTHON} -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed}"
         " --pages-per-stream {params.pages_per_stream} --image-size {params.image_size} --log {log:q}"

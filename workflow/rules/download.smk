@@ -35,4 +35,4 @@ rule download:
     conda:
         ENV
     shell:
-        "python -m more_ie download --url {params.url:q} --out {output:q} --sha256 {params.sha256} --log {log:q}"
+        "{PYTHON} -m more_ie download --url {params.url:q} --out {output:q} --sha256 {params.sha256} --log {log:q}"

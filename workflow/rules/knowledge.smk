@@ -26,7 +26,7 @@ rule corpus_shard:
     conda:
         ENV
     shell:
-        "python -m more_ie corpus-shard --kind {params.kind} --source {input.source:q} {params.index_arg}"
+        "{PYTHON} -m more_ie corpus-shard --kind {params.kind} --source {input.source:q} {params.index_arg}"
         " --shard $((10#{wildcards.shard})) --shards {params.shards} --max-page-chars {params.max_page_chars}"
         " --title-field {params.title_field:q} --text-field {params.text_field:q} --images-field {params.images_field:q}"
         " --out {output:q} --log {log:q}"
@@ -46,7 +46,7 @@ rule redirects:
     conda:
         ENV
     shell:
-        "python -m more_ie redirects --out {output:q} --log {log:q} {input:q}"
+        "{PYTHON} -m more_ie redirects --out {output:q} --log {log:q} {input:q}"
 
 
 rule text_kc:
@@ -69,7 +69,7 @@ rule text_kc:
     conda:
         ENV
     shell:
-        "python -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
+        "{PYTHON} -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
         " --shard $((10#{wildcards.shard})) {params.include_disambiguation}"
         " --min-sentence-chars {params.min_sentence_chars} --out {output:q} --log {log:q}"
 
@@ -93,6 +93,6 @@ rule image_kc:
     conda:
         ENV
     shell:
-        "python -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
+        "{PYTHON} -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
         " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width}"
         " --out {output:q} --log {log:q} {input.shards:q}"

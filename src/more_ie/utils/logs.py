@@ -19,6 +19,8 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
+    # faiss logs every instruction-set variant it fails to load; only the outcome matters
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 class ProgressLog:

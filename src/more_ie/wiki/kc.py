@@ -222,6 +222,6 @@ def build_image_kc(
 
 
 def read_stats(path: str | Path) -> dict:
-    meta = pq.read_schema(path).metadata or {}
+    meta = pq.read_metadata(path).metadata or {}
     raw = meta.get(STATS_KEY.encode())
     return json.loads(raw) if raw else {}
