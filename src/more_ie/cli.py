@@ -143,6 +143,40 @@ def cmd_retrieve_random(args: argparse.Namespace) -> None:
     retrieve_random(args.split, args.kc, args.out, k=args.k, seed=args.seed, view=args.view)
 
 
+def _clip_spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from more_ie.search.clip import ClipSpec
+
+    return ClipSpec(arch=args.clip_arch, pretrained=args.clip_pretrained, device=args.device)
+
+
+def cmd_download_images(args: argparse.Namespace) -> None:
+    from more_ie.download import DownloadSettings, download_images, update_local_paths
+
+    download_images(args.image_kc, args.images_dir, args.manifest, DownloadSettings(max_in_flight=args.max_in_flight))
+    update_local_paths(args.image_kc, args.manifest, args.out)
+
+
+def cmd_clip_encode_kc(args: argparse.Namespace) -> None:
+    from more_ie.search.image_index import encode_kc_images
+
+    encode_kc_images(args.image_kc, args.shard, args.shards, args.emb_out, args.ids_out, _clip_spec(args),
+                     batch_size=args.batch_size, workers=args.workers)
+
+
+def cmd_image_index(args: argparse.Namespace) -> None:
+    from more_ie.search.image_index import build_image_index
+
+    n = len(args.inputs) // 2
+    build_image_index(args.inputs[:n], args.inputs[n:], args.factory, args.out, args.ids_out)
+
+
+def cmd_retrieve_image(args: argparse.Namespace) -> None:
+    from more_ie.search.image_index import retrieve_images
+
+    retrieve_images(args.split, args.images_dir, args.index, args.ids, args.image_kc, args.out, _clip_spec(args),
+                    k=args.k, batch_size=args.batch_size, workers=args.workers)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +276,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("kc", nargs="+", help="text-KC shards (random_text) or the image KC (random_image)")
+    p = _add(sub, "download-images", cmd_download_images, "Fetch the image KC's files (resumable, failures recorded).")
+    p.add_argument("--image-kc", required=True)
+    p.add_argument("--images-dir", required=True, help="folder the files are saved in (kept across runs)")
+    p.add_argument("--manifest", required=True, help="per-file outcome table (Parquet)")
+    p.add_argument("--out", required=True, help="the image KC with local_path filled in")
+    p.add_argument("--max-in-flight", type=int, default=8, help="cap on concurrent requests")
+
+    def clip_args(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--clip-arch", default="ViT-B-32")
+        parser.add_argument("--clip-pretrained", type=_optional_path, default="openai",
+                            help="pretrained tag, checkpoint path, or 'none' (seeded random weights: demo only)")
+        parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument("--workers", type=int, default=2, help="image decoding processes")
+
+    p = _add(sub, "clip-encode-kc", cmd_clip_encode_kc, "CLIP-encode one shard of the image KC.")
+    p.add_argument("--image-kc", required=True, help="image KC with local_path (from download-images)")
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--shards", type=int, required=True)
+    p.add_argument("--emb-out", required=True)
+    p.add_argument("--ids-out", required=True)
+    clip_args(p)
+
+    p = _add(sub, "image-index", cmd_image_index, "Build the Faiss inner-product index over CLIP shards.")
+    p.add_argument("--factory", default="Flat", help="Faiss index-factory string")
+    p.add_argument("--out", required=True)
+    p.add_argument("--ids-out", required=True)
+    p.add_argument("inputs", nargs="+", help="the .npy shards, then the same number of ids Parquet shards")
+
+    p = _add(sub, "retrieve-image", cmd_retrieve_image, "Top-k image-KC rows for each dataset image.")
+    p.add_argument("--split", required=True)
+    p.add_argument("--images-dir", type=_optional_path, default=None)
+    p.add_argument("--index", required=True)
+    p.add_argument("--ids", required=True)
+    p.add_argument("--image-kc", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--k", type=int, default=10)
+    clip_args(p)
     return parser
 
 

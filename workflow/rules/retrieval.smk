@@ -104,3 +104,125 @@ rule retrieve_random:
     shell:
         "{PYTHON} -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view} --k {params.k}"
         " --seed {params.seed} --out {output:q} --log {log:q} {input.kc:q}"
+
+
+# ----------------------------------------------------------------------------------------------
+# image retrieval: download -> CLIP shards -> Faiss -> per-split queries
+# ----------------------------------------------------------------------------------------------
+
+IMAGE = config["retrieval"]["image"]
+
+
+def clip_args():
+    return f"--clip-arch {IMAGE['clip_arch']} --clip-pretrained {IMAGE['clip_pretrained'] or 'none'}"
+
+
+def clip_shard_ids():
+    return [f"{i:05d}" for i in range(IMAGE["shards"])]
+
+
+rule download_kc_images:
+    # The image folder itself is not a declared output: Snakemake would delete it before a rerun,
+    # and the downloader resumes from what is there. The manifest records every file's outcome.
+    input:
+        f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
+    output:
+        manifest=f"{RESULTS}/knowledge/{{kc}}/images_manifest.parquet",
+        kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
+    params:
+        images_dir=f"{RESULTS}/knowledge/{{kc}}/images",
+        max_in_flight=IMAGE["max_in_flight"],
+    log:
+        f"{LOGS}/knowledge/{{kc}}/download_images.log",
+    benchmark:
+        f"{BENCH}/knowledge/{{kc}}/download_images.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=24 * 60,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie download-images --image-kc {input:q} --images-dir {params.images_dir:q}"
+        " --max-in-flight {params.max_in_flight} --manifest {output.manifest:q} --out {output.kc:q} --log {log:q}"
+
+
+rule clip_encode_kc:
+    input:
+        f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
+    output:
+        emb=f"{RESULTS}/index/{{kc}}/clip/emb/{{shard}}.npy",
+        ids=f"{RESULTS}/index/{{kc}}/clip/ids/{{shard}}.parquet",
+    params:
+        shards=IMAGE["shards"],
+        clip=clip_args(),
+        batch_size=IMAGE["batch_size"],
+    log:
+        f"{LOGS}/index/{{kc}}/clip/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/index/{{kc}}/clip/{{shard}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=12 * 60,
+        gpu=1,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
+        " --shards {params.shards} {params.clip} --batch-size {params.batch_size} --workers {threads}"
+        " --emb-out {output.emb:q} --ids-out {output.ids:q} --log {log:q}"
+
+
+rule image_index:
+    input:
+        emb=lambda w: expand(f"{RESULTS}/index/{w.kc}/clip/emb/{{shard}}.npy", shard=clip_shard_ids()),
+        ids=lambda w: expand(f"{RESULTS}/index/{w.kc}/clip/ids/{{shard}}.parquet", shard=clip_shard_ids()),
+    output:
+        index=f"{RESULTS}/index/{{kc}}/clip/faiss.index",
+        ids=f"{RESULTS}/index/{{kc}}/clip/faiss_ids.parquet",
+    params:
+        factory=IMAGE["faiss_factory"],
+    log:
+        f"{LOGS}/index/{{kc}}/clip/faiss.log",
+    benchmark:
+        f"{BENCH}/index/{{kc}}/clip/faiss.tsv"
+    threads: 2
+    resources:
+        mem_mb=32000,
+        runtime=4 * 60,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie image-index --factory {params.factory:q} --out {output.index:q} --ids-out {output.ids:q}"
+        " --log {log:q} {input.emb:q} {input.ids:q}"
+
+
+rule retrieve_image:
+    input:
+        split=f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        index=lambda w: f"{RESULTS}/index/{retrieval_kc('image')}/clip/faiss.index",
+        ids=lambda w: f"{RESULTS}/index/{retrieval_kc('image')}/clip/faiss_ids.parquet",
+        kc=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('image')}/image_kc.parquet",
+    output:
+        f"{RESULTS}/{{dataset}}/retrieval/{{split}}.image.parquet",
+    params:
+        images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
+        k=IMAGE["k"],
+        clip=clip_args(),
+        batch_size=IMAGE["batch_size"],
+    log:
+        f"{LOGS}/{{dataset}}/retrieval/{{split}}.image.log",
+    benchmark:
+        f"{BENCH}/{{dataset}}/retrieval/{{split}}.image.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
+        " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k} {params.clip}"
+        " --batch-size {params.batch_size} --workers {threads} --out {output:q} --log {log:q}"
