@@ -8,6 +8,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/retrieval.smk"
+include: "workflow/rules/experts.smk"
 
 
 rule all:

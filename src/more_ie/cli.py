@@ -177,6 +177,23 @@ def cmd_retrieve_image(args: argparse.Namespace) -> None:
                     k=args.k, batch_size=args.batch_size, workers=args.workers)
 
 
+def cmd_train_expert(args: argparse.Namespace) -> None:
+    import torch
+
+    from more_ie.experts.train import ExpertTrainer, TrainConfig
+
+    torch.set_num_threads(args.threads)  # the rule's `threads`: no oversubscription beside other jobs
+    config = TrainConfig(
+        encoder=args.encoder, max_subtokens=args.max_subtokens, lr=args.lr, head_lr=args.head_lr,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, epochs=args.epochs, cva_weight=args.cva_weight,
+        seed=args.seed, device=args.device,
+    )
+    splits = {"train": Path(args.train), "dev": Path(args.dev), "test": Path(args.test)}
+    retrieval = {name: (Path(p) if p else None) for name, p in
+                 (("train", args.train_retrieval), ("dev", args.dev_retrieval), ("test", args.test_retrieval))}
+    ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +331,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--k", type=int, default=10)
     clip_args(p)
+    p = _add(sub, "train-expert", cmd_train_expert, "Train one expert (dataset x view x seed) and export marginals.")
+    p.add_argument("--task", required=True, choices=["ner", "re"])
+    p.add_argument("--view", required=True, choices=["none", "text", "image", "random_text", "random_image"])
+    for split in ("train", "dev", "test"):
+        p.add_argument(f"--{split}", required=True, help=f"normalized {split} split")
+        p.add_argument(f"--{split}-retrieval", type=_optional_path, default=None, help=f"{split} retrieval cache")
+    p.add_argument("--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet")
+    p.add_argument("--encoder", default="xlm-roberta-large", help="HF name, local folder or model package")
+    p.add_argument("--max-subtokens", type=int, default=512)
+    p.add_argument("--lr", type=float, default=5e-6, help="encoder learning rate")
+    p.add_argument("--head-lr", type=float, default=5e-3, help="emission/CRF/RE-head learning rate")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--cva-weight", type=float, default=1.0, help="cross-view alignment KL weight")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     return parser
 
 

@@ -105,7 +105,15 @@ def dataset_outputs(dataset):
         expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"])
         + [f"{RESULTS}/{dataset}/data/missing_images.tsv"]
         + expand(f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet", split=["train", "dev", "test"], view=views)
+        + [f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
+           for view in config["experts"]["views"] for seed in expert_seeds(view)]
     )
+
+
+def expert_seeds(view):
+    """Text and image experts get every seed (Text+Text, Image+Image variants); the others the first."""
+    seeds = config["experts"]["seeds"]
+    return seeds if view in ("text", "image") else seeds[:1]
 
 
 def all_targets():

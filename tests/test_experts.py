@@ -1,0 +1,140 @@
+"""Experts on tiny local models: context building, PURE markers, training, save/load, export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from more_ie.datasets.readers import NER_SCHEMA, RE_SCHEMA
+from more_ie.utils import write_parquet
+from tiny_models import make_tiny_bert
+
+WORDS = ["Ada", "Lovelace", "visited", "Brimholt", "with", "Vantor", "Industries", "today", "\ufe0f"]
+TAGS = ["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "O"]
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    corpus = [" ".join(WORDS), "the town of brimholt lies on the river", "vantor industries makes tools"] * 20
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), corpus)
+
+
+def test_context_is_cut_but_never_the_sentence(encoder_dir: Path) -> None:
+    from more_ie.experts.context import ContextError, InputBuilder
+    from more_ie.experts.encoder import load_tokenizer
+
+    tokenizer = load_tokenizer(str(encoder_dir), "ner")
+    builder = InputBuilder(tokenizer, max_subtokens=24)
+    long_context = ["brimholt lies on the river " * 20, "never reached"]
+    encoded = builder.ner(WORDS, long_context)
+    assert len(encoded.input_ids) == 24
+    alone = builder.ner(WORDS)
+    n_sentence = alone.input_ids.index(tokenizer.sep_token_id)
+    assert encoded.input_ids[:n_sentence] == alone.input_ids[:n_sentence]  # the sentence is intact
+    assert encoded.input_ids[n_sentence] == tokenizer.convert_tokens_to_ids("[X]")
+    assert len(encoded.word_starts) == len(WORDS)
+    # the invisible token has a position of its own (the unknown token), so it keeps its label
+    assert encoded.input_ids[encoded.word_starts[-1]] == tokenizer.unk_token_id
+    with pytest.raises(ContextError, match="sample 7: the sentence alone"):
+        InputBuilder(tokenizer, max_subtokens=6).ner(WORDS, where="sample 7")
+
+
+def test_pure_markers_sit_around_subject_and_object(encoder_dir: Path) -> None:
+    from more_ie.experts.context import InputBuilder
+    from more_ie.experts.encoder import load_tokenizer
+
+    tokenizer = load_tokenizer(str(encoder_dir), "re")
+    encoded = InputBuilder(tokenizer, 64).re(WORDS, head=(0, 2), tail=(5, 7), contexts=["brimholt"])
+    tokens = tokenizer.convert_ids_to_tokens(encoded.input_ids)
+    s, o = encoded.marker_positions
+    assert tokens[s] == "<S>" and tokens[o] == "<O>"
+    close_s, close_o = tokens.index("</S>"), tokens.index("</O>")
+    assert tokenizer.convert_tokens_to_string(tokens[s + 1 : close_s]).replace(" ", "") == "adalovelace"
+    assert tokenizer.convert_tokens_to_string(tokens[o + 1 : close_o]).replace(" ", "") == "vantorindustries"
+    assert s < close_s < o < close_o < tokens.index("[X]")
+
+
+def _ner_split(path: Path, n: int) -> None:
+    rows = [{"sample_id": i, "tokens": WORDS, "image": None, "tags": TAGS} for i in range(n)]
+    write_parquet(pa.Table.from_pylist(rows, schema=NER_SCHEMA), path,
+                  metadata={"more_ie.labels": json.dumps(["LOC", "ORG", "PER"]), "more_ie.task": "ner"})
+
+
+def _retrieval(path: Path, n: int) -> None:
+    rows = [{"sample_id": i, "rank": 1, "kc_id": 0, "score": 1.0, "text": "<e: Brimholt> Brimholt </e> is a town"}
+            for i in range(n)]
+    from more_ie.search.bm25 import RETRIEVAL_SCHEMA
+
+    write_parquet(pa.Table.from_pylist(rows, schema=RETRIEVAL_SCHEMA), path)
+
+
+def _config(encoder_dir: Path, epochs: int):  # type: ignore[no-untyped-def]
+    from more_ie.experts.train import TrainConfig
+
+    return TrainConfig(encoder=str(encoder_dir), max_subtokens=48, lr=1e-3, head_lr=5e-2, batch_size=4,
+                       epochs=epochs, cva_weight=1.0, seed=3, device="cpu", warmup_ratio=0.0)
+
+
+@pytest.mark.slow
+def test_ner_expert_trains_saves_loads_and_exports(encoder_dir: Path, tmp_path: Path) -> None:
+    from more_ie.experts.model import Expert
+    from more_ie.experts.train import ExpertTrainer
+
+    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
+    retrieval = {s: tmp_path / f"{s}.text.parquet" for s in splits}
+    for split, n in (("train", 16), ("dev", 4), ("test", 4)):
+        _ner_split(splits[split], n)
+        _retrieval(retrieval[split], n)
+    metrics = ExpertTrainer("ner", "text", _config(encoder_dir, 6)).run(splits, retrieval, tmp_path / "expert")
+    losses = [h["train_loss"] for h in metrics["history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    assert metrics["test"]["micro"]["f1"] == pytest.approx(1.0)
+    assert set(metrics["test"]["per_label"]) == {"PER", "LOC", "ORG"}
+    assert "marginal_argmax_micro" in metrics["test"]
+
+    table = pq.read_table(tmp_path / "expert" / "test.marginals.parquet")
+    labels = json.loads(table.schema.metadata[b"more_ie.labels"])
+    assert labels[0] == "O" and len(labels) == 7
+    marginals = table.column("marginals").to_pylist()[0]
+    assert len(marginals) == len(WORDS) and all(abs(sum(row) - 1) < 1e-4 for row in marginals)
+    assert table.column("viterbi").to_pylist()[0] == TAGS
+
+    # save -> load gives identical outputs, without pickle
+    from more_ie.experts.context import InputBuilder
+    from more_ie.experts.data import collate, load_examples
+
+    model, tokenizer = Expert.load(tmp_path / "expert" / "model")
+    examples = load_examples(splits["test"], retrieval["test"], InputBuilder(tokenizer, 48), "ner", labels)
+    batch = collate(examples, "ner", tokenizer.pad_token_id)
+    again, _ = Expert.load(tmp_path / "expert" / "model")
+    with torch.inference_mode():
+        first = model.distribution(model.scores(batch), batch)
+        second = again.distribution(again.scores(batch), batch)
+    assert torch.equal(first, second)
+    assert torch.allclose(first[0, : len(WORDS)], torch.tensor(marginals), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_re_expert_learns_and_is_deterministic(encoder_dir: Path, tmp_path: Path) -> None:
+    from more_ie.experts.train import ExpertTrainer
+
+    rows = []
+    for i in range(12):
+        relation = "/per/org/member_of" if i % 2 == 0 else "None"
+        head, tail = ((0, 2), (5, 7)) if i % 2 == 0 else ((3, 4), (7, 8))
+        rows.append({"sample_id": i, "tokens": WORDS, "image": None, "head": list(head), "tail": list(tail),
+                     "relation": relation})
+    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
+    for path in splits.values():
+        write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), path,
+                      metadata={"more_ie.labels": json.dumps(["/per/org/member_of", "None"]), "more_ie.task": "re"})
+    runs = [ExpertTrainer("re", "none", _config(encoder_dir, 5)).run(splits, {}, tmp_path / f"run{k}") for k in range(2)]
+    assert runs[0]["test"]["micro"]["f1"] == pytest.approx(1.0)
+    assert runs[0]["test"]["none_excluded"] is True
+    assert [h["train_loss"] for h in runs[0]["history"]] == [h["train_loss"] for h in runs[1]["history"]]
+    probs = pq.read_table(tmp_path / "run0" / "test.marginals.parquet").column("probs").to_pylist()
+    assert all(abs(sum(p) - 1) < 1e-5 for p in probs)

@@ -1,0 +1,64 @@
+"""Experts: one per dataset x view x seed; each writes its model, metrics and dev/test marginals."""
+
+EXPERTS = config["experts"]
+
+
+def expert_dir(dataset, view, seed):
+    return f"{RESULTS}/{dataset}/experts/{view}-s{seed}"
+
+
+def expert_retrieval(w, split):
+    if w.view == "none":
+        return []
+    return [f"{RESULTS}/{w.dataset}/retrieval/{split}.{w.view}.parquet"]
+
+
+rule train_expert:
+    input:
+        train=f"{RESULTS}/{{dataset}}/data/train.parquet",
+        dev=f"{RESULTS}/{{dataset}}/data/dev.parquet",
+        test=f"{RESULTS}/{{dataset}}/data/test.parquet",
+        train_retrieval=lambda w: expert_retrieval(w, "train"),
+        dev_retrieval=lambda w: expert_retrieval(w, "dev"),
+        test_retrieval=lambda w: expert_retrieval(w, "test"),
+    output:
+        model=directory(f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/model"),
+        metrics=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/metrics.json",
+        dev=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/dev.marginals.parquet",
+        test=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/test.marginals.parquet",
+    wildcard_constraints:
+        view="none|text|image|random_text|random_image",
+        seed=r"\d+",
+    params:
+        task=lambda w: dataset_config(w.dataset)["task"],
+        out_dir=lambda w: expert_dir(w.dataset, w.view, w.seed),
+        retrieval=lambda w, input: " ".join(
+            f"--{s}-retrieval {input[s + '_retrieval'][0]!r}" for s in ("train", "dev", "test") if input[s + "_retrieval"]
+        ),
+        encoder=EXPERTS["encoder"],
+        max_subtokens=EXPERTS["max_subtokens"],
+        lr=EXPERTS["lr"],
+        head_lr=EXPERTS["head_lr"],
+        batch_size=EXPERTS["batch_size"],
+        grad_accum=EXPERTS["grad_accum"],
+        epochs=EXPERTS["epochs"],
+        cva_weight=EXPERTS["cva_weight"],
+        device=EXPERTS["device"],
+    log:
+        f"{LOGS}/{{dataset}}/experts/{{view}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCH}/{{dataset}}/experts/{{view}}-s{{seed}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=12 * 60,
+        gpu=1,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie train-expert --task {params.task} --view {wildcards.view}"
+        " --train {input.train:q} --dev {input.dev:q} --test {input.test:q} {params.retrieval}"
+        " --out-dir {params.out_dir:q} --encoder {params.encoder:q} --max-subtokens {params.max_subtokens}"
+        " --lr {params.lr} --head-lr {params.head_lr} --batch-size {params.batch_size} --grad-accum {params.grad_accum}"
+        " --epochs {params.epochs} --cva-weight {params.cva_weight} --seed {wildcards.seed} --device {params.device}"
+        " --threads {threads} --log {log:q}"
