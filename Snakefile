@@ -9,6 +9,7 @@ include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/retrieval.smk"
 include: "workflow/rules/experts.smk"
+include: "workflow/rules/moe.smk"
 
 
 rule all:

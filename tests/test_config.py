@@ -84,3 +84,15 @@ def test_schema_keys_carry_descriptions() -> None:
     walk(schema, "")
     for name, definition in schema["definitions"].items():
         walk(definition, name)
+
+
+def test_variants_need_their_views_and_two_seeds() -> None:
+    config = copy.deepcopy(MINIMAL)
+    config["experts"] = {"seeds": [1]}
+    with pytest.raises(ConfigError, match=r"moe\.variants: text\+text combines two seeds"):
+        validate_config(config)
+    config = copy.deepcopy(MINIMAL)
+    config["experts"] = {"views": ["none", "text"]}
+    config["moe"] = {"variants": ["text+image"]}
+    with pytest.raises(ConfigError, match=r"moe\.variants: text\+image needs experts\.views to include \['image'\]"):
+        validate_config(config)

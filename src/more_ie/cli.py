@@ -194,6 +194,33 @@ def cmd_train_expert(args: argparse.Namespace) -> None:
     ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
 
 
+def cmd_gate_features(args: argparse.Namespace) -> None:
+    from more_ie.moe.features import compute_gate_features
+
+    compute_gate_features(args.split, args.images_dir, args.out, _clip_spec(args), args.batch_size, args.workers)
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    try:
+        return dict(item.split("=", 1) for item in items)
+    except ValueError as err:
+        raise ValueError(f"{what}: expected NAME=VALUE items, got {list(items)}") from err
+
+
+def cmd_moe(args: argparse.Namespace) -> None:
+    from more_ie.moe import MoeConfig, run_moe
+
+    experts = {name: Path(folder) for name, folder in _pairs(args.expert, "--expert").items()}
+    variants = {name: tuple(pair.split(",")) for name, pair in _pairs(args.variant, "--variant").items()}
+    for name, pair in variants.items():
+        if len(pair) != 2 or not set(pair) <= set(experts):
+            raise ValueError(f"--variant {name}: needs two of the --expert names {sorted(experts)}, got {pair}")
+    cfg = MoeConfig(gate=args.gate, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    run_moe(args.task, experts, variants, {"dev": Path(args.dev), "test": Path(args.test)},
+            {"dev": Path(args.dev_features), "test": Path(args.test_features)}, Path(args.out), cfg,
+            args.config_hash, args.dataset)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +376,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+
+    p = _add(sub, "gate-features", cmd_gate_features, "CLIP text and image features of each sample (MoE gate input).")
+    p.add_argument("--split", required=True)
+    p.add_argument("--images-dir", type=_optional_path, default=None)
+    p.add_argument("--out", required=True)
+    clip_args(p)
+
+    p = _add(sub, "moe", cmd_moe, "Train the gate over frozen experts; write moe_f1.json.")
+    p.add_argument("--task", required=True, choices=["ner", "re"])
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--expert", nargs="+", required=True, metavar="NAME=DIR", help="e.g. text-s1=results/x/experts/text-s1")
+    p.add_argument("--variant", nargs="+", required=True, metavar="NAME=A,B", help="e.g. text+image=text-s1,image-s1")
+    p.add_argument("--dev", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--dev-features", required=True)
+    p.add_argument("--test-features", required=True)
+    p.add_argument("--gate", default="per_label", choices=["per_label", "scalar"])
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config-hash", default="unknown", help="hash of the config this result depends on")
+    p.add_argument("--out", required=True)
     return parser
 
 

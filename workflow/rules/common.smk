@@ -107,6 +107,7 @@ def dataset_outputs(dataset):
         + expand(f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet", split=["train", "dev", "test"], view=views)
         + [f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
            for view in config["experts"]["views"] for seed in expert_seeds(view)]
+        + [f"{RESULTS}/{dataset}/moe_f1.json"]
     )
 
 

@@ -71,6 +71,14 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
         for split, spec in ds["splits"].items():
             if not spec.get("path") and not spec.get("url"):
                 raise ConfigError(f"{where}: datasets.{name}.splits.{split}: give a path or a url")
+    experts, moe = config.get("experts", {}), config.get("moe", {})
+    for variant in moe.get("variants", []):
+        views = set(variant.split("+"))
+        missing = views - set(experts.get("views", []))
+        if missing:
+            raise ConfigError(f"{where}: moe.variants: {variant} needs experts.views to include {sorted(missing)}")
+        if len(views) == 1 and len(experts.get("seeds", [])) < 2:
+            raise ConfigError(f"{where}: moe.variants: {variant} combines two seeds; experts.seeds has fewer than 2")
     kc_names = list(config.get("knowledge", {}))
     for view in ("text", "image"):
         chosen = config.get("retrieval", {}).get(view, {}).get("kc")
