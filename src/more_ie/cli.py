@@ -46,7 +46,8 @@ def cmd_check_config(args: argparse.Namespace) -> None:
 def cmd_demo_world(args: argparse.Namespace) -> None:
     from more_ie.demo import DemoScale, generate_demo_world
 
-    scale = DemoScale(pages_per_stream=args.pages_per_stream, image_size=args.image_size)
+    scale = DemoScale(pages_per_stream=args.pages_per_stream, image_size=args.image_size,
+                      ner_sizes=tuple(args.ner_sizes), re_sizes=tuple(args.re_sizes))
     manifest = generate_demo_world(Path(args.out), seed=args.seed, scale=scale)
     logger.info("demo world (MADE-UP data) written to %s: %s", args.out, manifest.get("counts", manifest))
 
@@ -221,6 +222,12 @@ def cmd_moe(args: argparse.Namespace) -> None:
             args.config_hash, args.dataset)
 
 
+def cmd_summary(args: argparse.Namespace) -> None:
+    from more_ie.moe.summary import write_summary
+
+    write_summary(args.results, args.csv, args.md, args.html, args.plots_dir)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--pages-per-stream", type=int, default=10, help="pages per bz2 stream of the dump")
     p.add_argument("--image-size", type=int, default=64, help="side of generated images (px)")
+    p.add_argument("--ner-sizes", type=int, nargs=3, default=[240, 60, 60], help="MNER train/valid/test tweets")
+    p.add_argument("--re-sizes", type=int, nargs=3, default=[300, 80, 80], help="MNRE train/val/test lines")
 
     p = _add(sub, "download", cmd_download, "Download one file with resume, retries and a checksum.")
     p.add_argument("--url", required=True)
@@ -399,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config-hash", default="unknown", help="hash of the config this result depends on")
     p.add_argument("--out", required=True)
+
+    p = _add(sub, "summary", cmd_summary, "The paper's Tables 2-6 across datasets, and the report's plots.")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+    p.add_argument("--html", required=True)
+    p.add_argument("--plots-dir", required=True)
+    p.add_argument("results", nargs="+", help="moe_f1.json files")
     return parser
 
 

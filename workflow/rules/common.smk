@@ -123,4 +123,6 @@ def all_targets():
         targets += kc_outputs(kc)
     for dataset in config["datasets"]:
         targets += dataset_outputs(dataset)
+    if config["datasets"]:
+        targets += [f"{RESULTS}/summary.csv", f"{RESULTS}/summary.md"]
     return targets

@@ -16,6 +16,8 @@ rule demo_world:
         seed=config["demo"]["seed"],
         pages_per_stream=config["demo"]["pages_per_stream"],
         image_size=config["demo"]["image_size"],
+        ner_sizes=" ".join(map(str, config["demo"]["ner_sizes"])),
+        re_sizes=" ".join(map(str, config["demo"]["re_sizes"])),
     log:
         f"{LOGS}/demo_world.log",
     threads: 1
@@ -26,4 +28,5 @@ rule demo_world:
         ENV
     shell:
         "{PYTHON} -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed}"
-        " --pages-per-stream {params.pages_per_stream} --image-size {params.image_size} --log {log:q}"
+        " --pages-per-stream {params.pages_per_stream} --image-size {params.image_size}"
+        " --ner-sizes {params.ner_sizes} --re-sizes {params.re_sizes} --log {log:q}"

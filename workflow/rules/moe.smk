@@ -92,3 +92,28 @@ rule moe:
         " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --gate {params.gate}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
         " --config-hash {params.config_hash} --out {output:q} --log {log:q}"
+
+
+rule summary:
+    input:
+        lambda w: expand(f"{RESULTS}/{{dataset}}/moe_f1.json", dataset=config["datasets"]),
+    output:
+        csv=report(f"{RESULTS}/summary.csv", caption="../report/summary.rst", category="Tables"),
+        md=f"{RESULTS}/summary.md",
+        html=report(f"{RESULTS}/summary.html", caption="../report/summary.rst", category="Tables"),
+        variants=report(f"{RESULTS}/plots/f1_variants.png", caption="../report/f1_variants.rst", category="Plots"),
+        gate=report(f"{RESULTS}/plots/gate_weights.png", caption="../report/gate_weights.rst", category="Plots"),
+        labelwise=report(f"{RESULTS}/plots/labelwise_f1.png", caption="../report/labelwise_f1.rst", category="Plots"),
+    params:
+        plots_dir=f"{RESULTS}/plots",
+    log:
+        f"{LOGS}/summary.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie summary --csv {output.csv:q} --md {output.md:q} --html {output.html:q}"
+        " --plots-dir {params.plots_dir:q} --log {log:q} {input:q}"
