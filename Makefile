@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test bench clean-demo chromium
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config.demo.yaml
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest -q
+
+# The report test renders the Snakemake report in Debian's headless Chromium.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed: the report test will be skipped"; fi; }
 
 bench: setup
 	$(BIN)/python bench/corpus_bench.py

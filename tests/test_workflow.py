@@ -91,3 +91,26 @@ def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -
     edited = _edited(tiny_run, lambda c: c["experts"].update(head_lr=0.02))
     assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
         "train_expert": 10, "moe": 2, "summary": 1, "all": 1}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it)")
+def test_report_shows_tables_and_plots_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = _snakemake(tiny_run, tiny_run / "config.yaml", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", report.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    ).stdout
+    for needle in ("Tables", "Plots", "Results", "summary.csv", "summary.html", "f1_variants.png",
+                   "gate_weights.png", "labelwise_f1.png", "moe_f1.json"):
+        assert needle in dom, f"{needle} is not in the rendered report"
+    html = report.read_text()
+    for plot in ("f1_variants.png", "gate_weights.png", "labelwise_f1.png"):  # embedded, not linked
+        assert f"data:image/png;charset=utf8;filename={plot};base64,iVBORw0KGgo" in html
