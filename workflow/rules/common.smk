@@ -40,6 +40,11 @@ LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 DEMO = config["demo"]["out_dir"].rstrip("/")
 
+def mem(base_mb):
+    """mem_mb growing with the attempt: a job killed for memory is retried with more (profiles set retries)."""
+    return lambda wildcards, attempt: base_mb * attempt
+
+
 wildcard_constraints:
     kc="[A-Za-z0-9_-]+",
     shard=r"\d{5}",

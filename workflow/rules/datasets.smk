@@ -28,7 +28,7 @@ rule prepare_dataset:
         f"{LOGS}/{{dataset}}/data/{{split}}.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=mem(2000),
         runtime=10,
     conda:
         ENV
@@ -48,7 +48,7 @@ rule check_images:
         f"{LOGS}/{{dataset}}/data/check_images.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=mem(1000),
         runtime=10,
     conda:
         ENV

@@ -22,7 +22,7 @@ rule demo_world:
         f"{LOGS}/demo_world.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=mem(1000),
         runtime=10,
     conda:
         ENV

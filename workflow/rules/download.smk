@@ -29,7 +29,7 @@ rule download:
         f"{LOGS}/downloads/{{kind}}/{{name}}/{{file}}.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=mem(500),
         runtime=24 * 60,
     retries: 2
     conda:

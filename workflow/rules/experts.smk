@@ -50,7 +50,7 @@ rule train_expert:
         f"{BENCH}/{{dataset}}/experts/{{view}}-s{{seed}}.tsv"
     threads: 2
     resources:
-        mem_mb=16000,
+        mem_mb=mem(16000),
         runtime=12 * 60,
         gpu=1,
     conda:

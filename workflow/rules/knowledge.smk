@@ -21,7 +21,7 @@ rule corpus_shard:
         f"{BENCH}/knowledge/{{kc}}/shards/{{shard}}.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=mem(3000),
         runtime=120,
     conda:
         ENV
@@ -41,7 +41,7 @@ rule redirects:
         f"{LOGS}/knowledge/{{kc}}/redirects.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem(4000),
         runtime=30,
     conda:
         ENV
@@ -64,7 +64,7 @@ rule text_kc:
         f"{BENCH}/knowledge/{{kc}}/text_kc/{{shard}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem(4000),
         runtime=60,
     conda:
         ENV
@@ -88,7 +88,7 @@ rule image_kc:
         f"{LOGS}/knowledge/{{kc}}/image_kc.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem(4000),
         runtime=30,
     conda:
         ENV

@@ -44,7 +44,7 @@ rule gate_features:
         f"{LOGS}/{{dataset}}/moe/features_{{split}}.log",
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=mem(6000),
         runtime=30,
         gpu=1,
     conda:
@@ -82,7 +82,7 @@ rule moe:
         f"{LOGS}/{{dataset}}/moe.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem(4000),
         runtime=30,
     conda:
         ENV
@@ -110,7 +110,7 @@ rule summary:
         f"{LOGS}/summary.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=mem(2000),
         runtime=10,
     conda:
         ENV

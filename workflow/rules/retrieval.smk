@@ -22,7 +22,7 @@ rule bm25_shard_index:
         f"{BENCH}/index/{{kc}}/bm25_shards/{{shard}}.tsv"
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=mem(6000),
         runtime=120,
     conda:
         ENV
@@ -41,7 +41,7 @@ rule bm25_index:
         f"{BENCH}/index/{{kc}}/bm25_merge.tsv"
     threads: 1
     resources:
-        mem_mb=6000,
+        mem_mb=mem(6000),
         runtime=240,
     conda:
         ENV
@@ -67,7 +67,7 @@ rule retrieve_text:
         f"{BENCH}/{{dataset}}/retrieval/{{split}}.text.tsv"
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=mem(6000),
         runtime=60,
     conda:
         ENV
@@ -97,7 +97,7 @@ rule retrieve_random:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.{{view}}.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem(4000),
         runtime=20,
     conda:
         ENV
@@ -138,7 +138,7 @@ rule download_kc_images:
         f"{BENCH}/knowledge/{{kc}}/download_images.tsv"
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=mem(2000),
         runtime=24 * 60,
     conda:
         ENV
@@ -163,7 +163,7 @@ rule clip_encode_kc:
         f"{BENCH}/index/{{kc}}/clip/{{shard}}.tsv"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=mem(8000),
         runtime=12 * 60,
         gpu=1,
     conda:
@@ -189,7 +189,7 @@ rule image_index:
         f"{BENCH}/index/{{kc}}/clip/faiss.tsv"
     threads: 2
     resources:
-        mem_mb=32000,
+        mem_mb=mem(32000),
         runtime=4 * 60,
     conda:
         ENV
@@ -217,7 +217,7 @@ rule retrieve_image:
         f"{BENCH}/{{dataset}}/retrieval/{{split}}.image.tsv"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=mem(8000),
         runtime=60,
         gpu=1,
     conda:
