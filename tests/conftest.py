@@ -23,3 +23,19 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo_world")
     generate_demo_world(out, seed=13)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole DAG of tests/config.tiny.yaml, run locally once per test session."""
+    import shutil
+    import subprocess
+    import sys
+
+    workdir = tmp_path_factory.mktemp("tiny_dag")
+    shutil.copy(REPO / "tests" / "config.tiny.yaml", workdir / "config.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return workdir

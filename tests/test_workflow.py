@@ -14,7 +14,6 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY = REPO / "tests" / "config.tiny.yaml"
 
 
 def _snakemake(workdir: Path, config: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -31,15 +30,6 @@ def _planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
             if m.group(1) != "total"}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny_dag")
-    shutil.copy(TINY, workdir / "config.yaml")
-    result = _snakemake(workdir, workdir / "config.yaml")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return workdir
 
 
 @pytest.mark.slow

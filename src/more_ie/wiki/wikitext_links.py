@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 
 from more_ie.wiki.titles import normalize_title
-from more_ie.wiki.wikitext_strip import NOWIKI_MARK
+from more_ie.wiki.wikitext_strip import NOWIKI_MARK, splice
 
 # --- link prefixes ---------------------------------------------------------------------------
 
@@ -143,13 +143,7 @@ def strip_file_links(text: str) -> str:
             end = len(text) if line_end < 0 else line_end
         spans.append((start, end))
         last_end = end
-    pieces = []
-    last = 0
-    for start, end in spans:
-        pieces.append(text[last:start])
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
+    return splice(text, spans)
 
 
 # --- wikilinks -------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class Stripped:
     is_disambiguation: bool = False
 
 
-def _splice(text: str, spans: list[tuple[int, int]]) -> str:
+def splice(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` without the (sorted, non-overlapping) ``spans``."""
     if not spans:
         return text
@@ -199,7 +199,7 @@ def strip_templates(text: str) -> str:
                     spans.append((start, end))
     if stack:
         return _strip_inside_unclosed(text, spans, stack)
-    return _splice(text, spans)
+    return splice(text, spans)
 
 
 def _strip_inside_unclosed(text: str, spans: list[tuple[int, int]], unclosed: list[list[int]]) -> str:
@@ -211,7 +211,7 @@ def _strip_inside_unclosed(text: str, spans: list[tuple[int, int]], unclosed: li
     templates inside it.
     """
     first = unclosed[0][0]
-    pieces = [_splice(text[:first], [s for s in spans if s[1] <= first])]
+    pieces = [splice(text[:first], [s for s in spans if s[1] <= first])]
     for i, (start, left) in enumerate(unclosed):
         stop = unclosed[i + 1][0] if i + 1 < len(unclosed) else len(text)
         pieces.append(text[start:start + left])
@@ -235,7 +235,7 @@ def strip_tables(text: str) -> str:
                 spans.append((start, m.end()))
     if depth:
         spans.append((start, len(text)))
-    return _splice(text, spans)
+    return splice(text, spans)
 
 
 def prestrip(text: str) -> Stripped:
