@@ -213,3 +213,14 @@ def test_wiki_vital_is_a_knowledge_source(tmp_path: Path) -> None:
     assert stats["documents"] == 10_033
     titles = set(pq.read_table(out, columns=["title"]).column("title").to_pylist())
     assert {"Barack Obama", "New York City", "Apple Inc."} <= titles
+
+
+def test_hostile_file_names_cannot_escape_in_the_image_kc(tmp_path: Path) -> None:
+    text = ("Evil is a page. [[File:../../etc/passwd.png|thumb]] [[Image:..\\\\win.jpg]]\n"
+            "{{Infobox thing\n| image = ../../../root.jpg\n}}\n")
+    page = (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/"><page><title>Evil</title><ns>0</ns>'
+            f"<id>1</id><revision><text>{text}</text></revision></page></mediawiki>")
+    (tmp_path / "d.xml").write_text(page)
+    _build(tmp_path / "d.xml", None, 1, tmp_path)
+    files = pq.read_table(tmp_path / "image_kc.parquet").column("file").to_pylist()
+    assert files and all("/" not in f and "\\\\" not in f and not f.startswith(".") for f in files)
