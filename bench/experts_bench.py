@@ -136,6 +136,16 @@ def inference_rates(trainer: ExpertTrainer, model_dir: Path, split: Path, retrie
     return batched, single
 
 
+def mnre_baseline(work: Path, cfg: TrainConfig) -> dict:
+    """The baseline RE expert (view none, PURE markers) on MNRE v2."""
+    splits = {}
+    for split, name in {"train": "mnre_train.txt", "dev": "mnre_val .txt", "test": "mnre_test.txt"}.items():
+        splits[split] = work / f"mnre_{split}.parquet"
+        normalize_split(DATA / "mnre" / "mnre_txt" / name, splits[split], "mnre_dict")
+    trainer = ExpertTrainer("re", "none", cfg)
+    return trainer.run(splits, {}, work / "mnre_none")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=2)
@@ -144,7 +154,7 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["crf", "hf", "text"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["crf", "hf", "text", "mnre"])
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} not found")
@@ -173,7 +183,12 @@ def main() -> None:
             batched, single = inference_rates(trainer, work / "text" / "model", splits["test"], retrieval["test"])
             rows.append(("CRF expert, view text (wiki_vital+dump KC)", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
                          sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
-    print(f"\nTwitter-2017, encoder {ENCODER}, {args.epochs} epochs, lr {args.lr}, head lr {args.head_lr}, batch "
+        if "mnre" not in args.skip:
+            m = mnre_baseline(work, cfg)
+            rows.append(("MNRE: RE expert (PURE), view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
+                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
+                         m["test"]["inference_sentences_per_s"], None))
+    print(f"\nTwitter-2017 (MNRE last row), encoder {ENCODER}, {args.epochs} epochs, lr {args.lr}, head lr {args.head_lr}, batch "
           f"{args.batch_size}, max {args.max_subtokens} subtokens, CPU x{args.threads} ({os.cpu_count()} cores)")
     print(f"{'model':46} {'dev F1':>7} {'test F1':>7} {'train s/s':>9} {'infer b32 s/s':>13} {'infer b1 s/s':>12}")
     for name, dev, test, train, batched, single in rows:
