@@ -58,8 +58,10 @@ class ClipEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.text_projection.shape[1]) if hasattr(self.model, "text_projection") else \
-            int(self.encode_texts(["x"]).shape[1])
+        """Embedding size: read from the model's output of one token (valid for every open_clip model)."""
+        if not hasattr(self, "_dim"):
+            self._dim = int(self.encode_texts(["x"]).shape[1])
+        return self._dim
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:

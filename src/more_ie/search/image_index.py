@@ -56,7 +56,7 @@ def encode_kc_images(
     progress.close()
     elapsed = time.perf_counter() - start
     rows = have[have.local_path.isin(vectors)]
-    dim = next(iter(vectors.values())).shape[0] if vectors else encoder.encode_texts(["x"]).shape[1]
+    dim = next(iter(vectors.values())).shape[0] if vectors else encoder.dim
     matrix = np.stack([vectors[p] for p in rows.local_path]) if len(rows) else np.zeros((0, dim), np.float32)
     _save_npy(matrix, emb_out)
     write_parquet(pa.table({"image_id": rows.image_id.to_numpy()}, schema=IDS_SCHEMA), ids_out)
