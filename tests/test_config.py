@@ -11,6 +11,7 @@ from conftest import REPO
 from more_ie.config import ConfigError, check_local_path, load_config, validate_config
 
 MINIMAL = {"knowledge": {"kc": {"source": {"kind": "dump", "path": "x.xml"}}}}
+DATASET = {"task": "re", "format": "mnre_dict", "splits": {s: {"path": f"{s}.txt"} for s in ("train", "dev", "test")}}
 
 
 def test_paper_config_holds_the_paper_setup() -> None:
@@ -47,6 +48,19 @@ def test_defaults_are_filled_inside_named_blocks() -> None:
         (lambda c: c["knowledge"]["kc"]["source"].pop("path"), r"knowledge\.kc\.source: give a path or a url"),
         (lambda c: c.update(retrieval={"text": {"kc": "nope"}}), r"retrieval\.text\.kc: 'nope' is not one of"),
         (lambda c: c.update(typo_block={}), r"Additional properties.*'typo_block'"),
+        # draft-07 calls 2.0 an integer; range(2.0) then failed DAG building with a bare TypeError
+        (lambda c: c["knowledge"]["kc"].update(shards=2.0), r"knowledge\.kc\.shards: 2\.0 is not of type 'integer'"),
+        (lambda c: c.update(experts={"epochs": 2.0}), r"experts\.epochs: 2\.0 is not of type 'integer'"),
+        (lambda c: c.update(retrieval={"image": {"k": 3.0}}), r"retrieval\.image\.k: 3\.0 is not of type 'integer'"),
+        (lambda c: c.update(demo={"ner_sizes": [4, 4.0, 4]}), r"demo\.ner_sizes\.1: 4\.0 is not of type 'integer'"),
+        (lambda c: c.update(experts={"epochs": True}), r"experts\.epochs: True is not of type 'integer'"),
+        # a label_map value is an entity-type name, never shell text
+        (lambda c: c.update(datasets={"d": dict(DATASET, label_map={"OTHER": "MISC$(touch PWNED)"})}),
+         r"datasets\.d\.label_map\.OTHER: 'MISC\$\(touch PWNED\)' does not match"),
+        (lambda c: c.update(datasets={"d": dict(DATASET, label_map={"O THER": "MISC"})}),
+         r"datasets\.d\.label_map: 'O THER' does not match"),
+        (lambda c: c.update(datasets={"d": dict(DATASET, no_relation_labels=[])}),
+         r"datasets\.d\.no_relation_labels: \[\] (is too short|should be non-empty)"),
     ],
 )
 def test_errors_name_the_key(edit, message: str) -> None:
@@ -54,6 +68,20 @@ def test_errors_name_the_key(edit, message: str) -> None:
     edit(config)
     with pytest.raises(ConfigError, match=message):
         validate_config(config, where="my.yaml")
+
+
+def test_integers_and_floats_stay_apart() -> None:
+    config = copy.deepcopy(MINIMAL)
+    config.update(experts={"epochs": 2, "lr": 1})  # an integer is a valid number
+    validate_config(config)
+    assert config["datasets"] == {} and config["experts"]["epochs"] == 2
+
+
+def test_no_relation_labels_default() -> None:
+    config = copy.deepcopy(MINIMAL)
+    config.update(datasets={"d": copy.deepcopy(DATASET)})
+    validate_config(config)
+    assert config["datasets"]["d"]["no_relation_labels"] == ["None", "NA", "no_relation"]
 
 
 def test_missing_local_path_names_the_key(tmp_path: Path) -> None:

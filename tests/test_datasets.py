@@ -105,3 +105,109 @@ def test_normalized_split_and_missing_images(tmp_path: Path) -> None:
     images.mkdir()
     (images / "a.jpg").write_bytes(b"x")
     assert missing_images([out], images) == (2, ["b.jpg"])
+
+
+# -- empty inputs ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("fmt", "text"), [("conll_imgid", ""), ("conll_imgid", "\n\n  \n"), ("mnre_dict", "")])
+def test_an_empty_split_file_is_an_error_naming_it(tmp_path: Path, fmt: str, text: str) -> None:
+    path = tmp_path / "test.txt"
+    path.write_text(text)
+    with pytest.raises(DatasetError, match=r"test\.txt: the dataset file is empty"):
+        normalize_split(path, tmp_path / "test.parquet", fmt)
+    assert not (tmp_path / "test.parquet").exists()
+
+
+def test_a_split_without_samples_after_parsing_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "test.txt"
+    path.write_text("IMGID:1\n\nIMGID:2\n")  # posts without tokens
+    with pytest.raises(DatasetError, match=r"test\.txt: no samples"):
+        normalize_split(path, tmp_path / "test.parquet", "conll_imgid")
+
+
+# -- the no-relation label -------------------------------------------------------------------
+def _mnre_line(relation: str, image: str = "x.jpg") -> str:
+    return (f"{{'token': ['a', 'b'], 'h': {{'name': 'a', 'pos': [0, 1]}}, 't': {{'name': 'b', 'pos': [1, 2]}}, "
+            f"'img_id': {image!r}, 'relation': {relation!r}}}")
+
+
+@pytest.mark.parametrize("spelling", ["None", "none", "NA", "no_relation", "NO_RELATION"])
+def test_no_relation_spellings_become_none(tmp_path: Path, spelling: str, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "re.txt"
+    path.write_text("\n".join([_mnre_line(spelling), _mnre_line("/per/org/member_of"), _mnre_line(spelling)]) + "\n")
+    with caplog.at_level("INFO"):
+        stats = normalize_split(path, tmp_path / "re.parquet", "mnre_dict")
+    table = pq.read_table(tmp_path / "re.parquet")
+    assert table.column("relation").to_pylist() == ["None", "/per/org/member_of", "None"]
+    assert stats["no_relation"] == 2
+    assert table.schema.metadata[b"more_ie.no_relation_labels"].decode() == f'["{spelling}"]'
+    assert f"no-relation label {spelling!r} taken as 'None'" in caplog.text
+
+
+def test_no_relation_labels_are_configurable(tmp_path: Path) -> None:
+    path = tmp_path / "re.txt"
+    path.write_text("\n".join([_mnre_line("other"), _mnre_line("/per/org/member_of")]) + "\n")
+    with pytest.raises(DatasetError, match=r"re\.txt: no sample has a no-relation label"):
+        normalize_split(path, tmp_path / "re.parquet", "mnre_dict")
+    normalize_split(path, tmp_path / "re.parquet", "mnre_dict", no_relation_labels=["Other"])
+    assert pq.read_table(tmp_path / "re.parquet").column("relation").to_pylist() == ["None", "/per/org/member_of"]
+
+
+def test_scores_exclude_a_normalized_no_relation(tmp_path: Path) -> None:
+    from more_ie.experts.metrics import re_scores
+
+    path = tmp_path / "re.txt"
+    path.write_text("\n".join([_mnre_line("NA"), _mnre_line("/per/org/member_of")]) + "\n")
+    normalize_split(path, tmp_path / "re.parquet", "mnre_dict")
+    gold = pq.read_table(tmp_path / "re.parquet").column("relation").to_pylist()
+    # predicting no relation for the NA pair is right, and must not count as a relation found
+    scores = re_scores(gold, ["None", "/per/org/member_of"])["micro"]
+    assert (scores.tp, scores.n_pred, scores.n_gold) == (1, 1, 1)
+
+
+# -- image names and image files -------------------------------------------------------------
+def test_check_images_lists_missing_unsafe_and_undecodable_apart(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from more_ie.datasets import check_images
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (tmp_path / "outside").mkdir()
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "outside" / "secret.png")
+    Image.new("RGB", (8, 8), "red").save(images / "good.jpg")
+    Image.new("RGB", (8, 8), "red").save(images / "png_named.jpg", format="PNG")  # decodes: PIL sniffs
+    (images / "text.jpg").write_text("this is text, not a JPEG")
+    jpeg = (images / "good.jpg").read_bytes()
+    (images / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (images / "link.jpg").symlink_to(tmp_path / "outside" / "secret.png")
+    names = ["good.jpg", "png_named.jpg", "text.jpg", "truncated.jpg", "absent.jpg", "../outside/secret.png",
+             "/etc/passwd", "link.jpg"]
+    src = tmp_path / "re.txt"
+    src.write_text("\n".join(_mnre_line("None", n) for n in names) + "\n")
+    normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
+    found = check_images([tmp_path / "re.parquet"], images)
+    assert found.n_samples == len(names)
+    assert found.missing == sorted(["absent.jpg", "../outside/secret.png", "/etc/passwd", "link.jpg"])
+    assert [n for n, _ in found.undecodable] == ["text.jpg", "truncated.jpg"]
+    assert missing_images([tmp_path / "re.parquet"], images) == (len(names), found.missing)
+
+
+def test_check_images_command_writes_both_kinds(tmp_path: Path) -> None:
+    from more_ie.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "text.jpg").write_text("not an image")
+    src = tmp_path / "re.txt"
+    src.write_text("\n".join([_mnre_line("None", "text.jpg"), _mnre_line("None", "../x.jpg")]) + "\n")
+    normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
+    assert main(["check-images", "--images-dir", str(images), "--out", str(tmp_path / "m.tsv"),
+                 str(tmp_path / "re.parquet")]) == 0
+    assert (tmp_path / "m.tsv").read_text() == "image\tproblem\n../x.jpg\tmissing\ntext.jpg\tundecodable\n"
+
+
+def test_readers_flag_image_names_outside_the_folder(tmp_path: Path) -> None:
+    src = tmp_path / "re.txt"
+    src.write_text("\n".join([_mnre_line("None", "../../../../etc/passwd"), _mnre_line("None", "ok.jpg")]) + "\n")
+    stats = normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
+    assert stats["unsafe_image_names"] == 1

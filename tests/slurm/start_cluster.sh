@@ -24,7 +24,11 @@ fi
 pgrep -x munged > "$STATE/munged.pid"
 
 HOST=$(hostname -s)
-CPUS=$(nproc)
+# At least 8 job slots, even on a 2-core machine: the test asserts that SLURM runs the jobs of one
+# stage side by side, and with only nproc slots that would depend on which other ready jobs
+# (dataset preparation) SLURM happened to start first. config_overrides lets slurmd accept a
+# node declared with more CPUs than it has; the jobs then share the cores.
+CPUS=$(( $(nproc) > 8 ? $(nproc) : 8 ))
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
 # The executor plugin's job steps drop SLURM_CONF, so the config must be at the default path.
@@ -49,6 +53,7 @@ JobCompType=jobcomp/none
 # squeue must still see a finished job when Snakemake polls (>= 3x the poll delay).
 MinJobAge=120
 ReturnToService=2
+SlurmdParameters=config_overrides
 MpiDefault=none
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd

@@ -34,7 +34,12 @@ def _with_defaults(validator_class: type) -> type:
                     instance.setdefault(name, copy.deepcopy(subschema["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(validator_class, {"properties": set_defaults})
+    # JSON Schema (draft 7) calls 2.0 an integer; YAML and Python do not: `shards: 2.0` would reach
+    # range() as a float and fail far from the config with a bare TypeError. Integers must be ints.
+    type_checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return validators.extend(validator_class, {"properties": set_defaults}, type_checker=type_checker)
 
 
 DefaultFillingValidator = _with_defaults(jsonschema.Draft7Validator)
@@ -112,6 +117,9 @@ def validate_config(
     schema_path: str | Path = SCHEMA_PATH,
 ) -> dict[str, Any]:
     """Validate ``config`` in place, filling defaults; raise :class:`ConfigError` naming the key."""
+    from more_ie.config.env import expand_path_variables
+
+    expand_path_variables(config, ConfigError, where)
     validator = DefaultFillingValidator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:

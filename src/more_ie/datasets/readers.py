@@ -26,6 +26,16 @@ class DatasetError(ValueError):
     """A dataset file is malformed; the message names the file and line."""
 
 
+# The one name the pipeline gives "no relation" after preparation (MNRE's own spelling); scoring
+# excludes exactly this label. The dataset's own spelling is matched by normalize_split.
+NO_RELATION = "None"
+# Spellings of "no relation" recognised by default, compared case-insensitively: MNRE writes
+# ``None`` (forks and re-releases ``none``), NYT-style distantly supervised sets ``NA``, TACRED-
+# style sets ``no_relation``. ``Other`` is left out on purpose: in some sets it is a real catch-all
+# relation, and silently excluding it from scoring would hide errors; add it in the config if so.
+DEFAULT_NO_RELATION_LABELS = ("None", "NA", "no_relation")
+
+
 NER_SCHEMA = pa.schema(
     [
         pa.field("sample_id", pa.int64(), nullable=False),
@@ -179,5 +189,4 @@ def read_mnre(path: str | Path, stats: Counter | None = None) -> Iterator[ReSamp
             tail = _span(record["t"], len(tokens), where, "t")
             image = record.get("img_id")
             relation = str(record["relation"])
-            stats["none_relation"] += relation == "None"
             yield ReSample(tokens, head, tail, relation, str(image) if image is not None else None, line_no)

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Sequence
 
+from more_ie.datasets.readers import NO_RELATION
 from more_ie.experts.spans import bio_to_spans
 
 
@@ -93,8 +94,12 @@ def _count(labels: Iterable[str], key_fn: Callable[[str], Iterable[str]]) -> Cou
     return counts
 
 
-def re_scores(gold: Sequence[str], pred: Sequence[str], none_label: str = "None") -> dict:
+def re_scores(gold: Sequence[str], pred: Sequence[str], none_label: str = NO_RELATION) -> dict:
     """Relation-classification scores with ``none_label`` excluded (MNRE's convention).
+
+    Dataset preparation renames every configured spelling of "no relation" (``none``, ``NA``,
+    ``no_relation``..., case-insensitively) to :data:`NO_RELATION`, so the default is right for
+    every prepared split.
 
     A prediction counts when it is not ``none_label``; it is a true positive when it equals a
     gold label that is not ``none_label``. So predicting a relation for a None pair costs

@@ -7,7 +7,8 @@
   exact inner product (the paper); ``IVF4096,PQ64`` / ``HNSW32`` scale to millions of images
   (trained on the vectors themselves). Built and searched on GPU when Faiss sees one.
 * ``retrieve_images``: each dataset image, encoded by the same CLIP, gets the top-k KC rows;
-  samples without an image file get no rows (counted and logged).
+  samples without an image file get no rows (counted and logged). Image names come from the
+  dataset and are joined to ``images_dir`` only through ``safe_child`` (never outside it).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from more_ie.search.bm25 import RETRIEVAL_SCHEMA
 from more_ie.search.clip import ClipEncoder, ClipSpec
-from more_ie.utils import ProgressLog, atomic_path, write_parquet
+from more_ie.utils import ProgressLog, atomic_path, image_file, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +110,13 @@ def retrieve_images(
     import faiss
 
     samples = pq.read_table(split, columns=["sample_id", "image"]).to_pylist()
-    root = Path(images_dir) if images_dir else None
     paths, owners = [], []
     for sample in samples:
-        if root is not None and sample["image"] and (root / sample["image"]).is_file():
-            paths.append(root / sample["image"])
+        # image_file refuses names that leave images_dir (dataset-supplied: "../x", "/etc/passwd"),
+        # exactly as check-images does, so both count the same images as missing.
+        path = image_file(images_dir, sample["image"])
+        if path is not None:
+            paths.append(path)
             owners.append(sample["sample_id"])
     missing = len(samples) - len(paths)
     index = _to_gpu_if_available(faiss.read_index(str(index_path)))

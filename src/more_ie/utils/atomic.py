@@ -2,14 +2,26 @@
 
 A job killed half-way therefore leaves either the old file or no file, never a torn one.
 Snakemake would delete a failed job's outputs anyway, but the CLI also runs outside it.
+
+Temporaries are named ``.<output name>.<8 random chars>.tmp[<suffix>]`` beside the output, so a
+``kill -9`` leftover is recognisable: the next write of the SAME output (and the CLI, for a
+command's outputs, as it starts) removes it. Only temporaries of that one output path are
+touched, never those of another output that a concurrent job may be writing (Snakemake never
+runs two jobs for one output at once).
+
+Temporaries are created with ``os.open(..., 0o666)`` / ``os.mkdir(..., 0o777)`` rather than
+``mkstemp``/``mkdtemp`` (0600/0700): the kernel applies the umask, and the rename keeps the
+mode, so outputs are as readable as any file the user creates (colleagues on a shared cluster).
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
@@ -19,14 +31,98 @@ import pyarrow.parquet as pq
 PARQUET_COMPRESSION = "zstd"
 
 
+logger = logging.getLogger(__name__)
+
+# The random part: 8 characters, as mkstemp's (so leftovers of older versions are recognised too).
+_TOKEN = r"[a-z0-9_]{8}"
+_ANY_TEMPORARY = re.compile(rf"^\..+\.{_TOKEN}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def _temporary_pattern(final: Path) -> re.Pattern[str]:
+    # Anchored on the exact output name: for output "a.parquet" this never matches the
+    # temporaries of "a.parquet.x" (the token cannot contain a dot).
+    return re.compile(rf"^\.{re.escape(final.name)}\.{_TOKEN}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# Temporary-looking names per folder, listed once per process: a folder of a million images must
+# not be listed once per image written. A stale temporary predates this process, so one listing
+# finds them all; temporaries this process creates later are never in it.
+_LISTED: dict[Path, set[str]] = {}
+
+
+def _temporaries_in(folder: Path) -> set[str]:
+    key = folder.resolve()
+    if key not in _LISTED:
+        with os.scandir(folder) as entries:
+            _LISTED[key] = {e.name for e in entries if _ANY_TEMPORARY.match(e.name)}
+    return _LISTED[key]
+
+
+def sweep_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries a killed writer of ``path`` left beside it; return what was removed."""
+    final = Path(path)
+    if not final.parent.is_dir():
+        return []
+    pattern = _temporary_pattern(final)
+    listed = _temporaries_in(final.parent)
+    names = sorted(n for n in listed if pattern.match(n))
+    stale = [final.parent / n for n in names]
+    for leftover in stale:
+        _remove(leftover)
+    listed.difference_update(names)
+    if stale:
+        logger.info("removed %d stale temporaries of %s left by an interrupted run: %s",
+                    len(stale), final, ", ".join(names))
+    return stale
+
+
+def sweep_temporaries_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove every temporary directly inside ``folder`` (a folder that belongs to one job)."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    stale = sorted(p for p in root.iterdir() if _ANY_TEMPORARY.match(p.name))
+    for leftover in stale:
+        _remove(leftover)
+    _LISTED.get(root.resolve(), set()).difference_update(p.name for p in stale)
+    if stale:
+        logger.info("removed %d stale temporaries in %s: %s", len(stale), root, ", ".join(p.name for p in stale))
+    return stale
+
+
+def _temporary_name(final: Path, suffix: str) -> Path:
+    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+    return final.parent / f".{final.name}.{token}.tmp{suffix}"
+
+
+def _new_temporary(final: Path, suffix: str, is_dir: bool) -> Path:
+    for _ in range(100):
+        tmp = _temporary_name(final, suffix)
+        try:
+            if is_dir:
+                os.mkdir(tmp, 0o777)  # the umask applies, unlike mkdtemp's fixed 0700
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {final}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{suffix}", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    sweep_temporaries(final)
+    tmp = _new_temporary(final, suffix, is_dir=False)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -40,7 +136,8 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; it replaces ``path`` only on success."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    sweep_temporaries(final)
+    tmp = _new_temporary(final, "", is_dir=True)
     try:
         yield tmp
         if final.exists():
