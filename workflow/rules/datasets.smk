@@ -1,18 +1,5 @@
 """Datasets: source text files (local or downloaded) -> normalized Parquet splits; image check."""
 
-SPLITS = ["train", "dev", "test"]
-
-
-def dataset_config(dataset):
-    return config["datasets"][dataset]
-
-
-def dataset_source_file(dataset, split):
-    spec = dataset_config(dataset)["splits"][split]
-    if spec["path"]:
-        return local_input(f"datasets.{dataset}.splits.{split}.path", spec["path"])
-    return download_path("datasets", dataset, spec["url"])
-
 
 rule prepare_dataset:
     input:
@@ -23,7 +10,8 @@ rule prepare_dataset:
         split="train|dev|test",
     params:
         format=lambda w: dataset_config(w.dataset)["format"],
-        label_map=lambda w: " ".join(f"{k}={v}" for k, v in sorted(dataset_config(w.dataset)["label_map"].items())),
+        label_map=lambda w: [f"{k}={v}" for k, v in sorted(dataset_config(w.dataset)["label_map"].items())],
+        no_relation_labels=lambda w: dataset_config(w.dataset)["no_relation_labels"],
     log:
         f"{LOGS}/{{dataset}}/data/{{split}}.log",
     threads: 1
@@ -33,8 +21,9 @@ rule prepare_dataset:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie prepare-dataset --source {input:q} --format {params.format}"
-        " --label-map {params.label_map} --out {output:q} --log {log:q}"
+        "{PYTHON} -m more_ie prepare-dataset --source {input:q} --format {params.format:q}"
+        " --label-map {params.label_map:q} --no-relation-labels {params.no_relation_labels:q}"
+        " --out {output:q} --log {log:q}"
 
 
 rule check_images:

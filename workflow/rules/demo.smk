@@ -4,6 +4,7 @@
 rule demo_world:
     output:
         manifest=f"{DEMO}/MANIFEST.json",
+        truth=f"{DEMO}/world.json",
         dump=f"{DEMO}/wiki/demowiki-20260101-pages-articles-multistream.xml.bz2",
         index=f"{DEMO}/wiki/demowiki-20260101-pages-articles-multistream-index.txt.bz2",
         mner=expand(f"{DEMO}/mner/{{split}}.txt", split=["train", "valid", "test"]),
@@ -16,8 +17,9 @@ rule demo_world:
         seed=config["demo"]["seed"],
         pages_per_stream=config["demo"]["pages_per_stream"],
         image_size=config["demo"]["image_size"],
-        ner_sizes=" ".join(map(str, config["demo"]["ner_sizes"])),
-        re_sizes=" ".join(map(str, config["demo"]["re_sizes"])),
+        per_type=config["demo"]["per_type"],
+        ner_sizes=config["demo"]["ner_sizes"],
+        re_sizes=config["demo"]["re_sizes"],
     log:
         f"{LOGS}/demo_world.log",
     threads: 1
@@ -27,6 +29,6 @@ rule demo_world:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed}"
-        " --pages-per-stream {params.pages_per_stream} --image-size {params.image_size}"
-        " --ner-sizes {params.ner_sizes} --re-sizes {params.re_sizes} --log {log:q}"
+        "{PYTHON} -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed:q}"
+        " --pages-per-stream {params.pages_per_stream:q} --image-size {params.image_size:q} --per-type {params.per_type:q}"
+        " --ner-sizes {params.ner_sizes:q} --re-sizes {params.re_sizes:q} --log {log:q}"

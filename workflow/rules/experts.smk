@@ -1,17 +1,5 @@
 """Experts: one per dataset x view x seed; each writes its model, metrics and dev/test marginals."""
 
-EXPERTS = config["experts"]
-
-
-def expert_dir(dataset, view, seed):
-    return f"{RESULTS}/{dataset}/experts/{view}-s{seed}"
-
-
-def expert_retrieval(w, split):
-    if w.view == "none":
-        return []
-    return [f"{RESULTS}/{w.dataset}/retrieval/{split}.{w.view}.parquet"]
-
 
 rule train_expert:
     input:
@@ -33,17 +21,11 @@ rule train_expert:
         task=lambda w: dataset_config(w.dataset)["task"],
         out_dir=lambda w: expert_dir(w.dataset, w.view, w.seed),
         retrieval=lambda w, input: " ".join(
-            f"--{s}-retrieval {input[s + '_retrieval'][0]!r}" for s in ("train", "dev", "test") if input[s + "_retrieval"]
-        ),
-        encoder=EXPERTS["encoder"],
-        max_subtokens=EXPERTS["max_subtokens"],
-        lr=EXPERTS["lr"],
-        head_lr=EXPERTS["head_lr"],
-        batch_size=EXPERTS["batch_size"],
-        grad_accum=EXPERTS["grad_accum"],
-        epochs=EXPERTS["epochs"],
-        cva_weight=EXPERTS["cva_weight"],
-        device=EXPERTS["device"],
+            f"--{s}-retrieval {shlex.quote(input[s + '_retrieval'][0])}"
+            for s in ("train", "dev", "test")
+            if input[s + "_retrieval"]
+        ),  # already quoted: inserted as is
+        settings=lambda w: expert_settings(w.dataset),
     log:
         f"{LOGS}/{{dataset}}/experts/{{view}}-s{{seed}}.log",
     benchmark:
@@ -56,9 +38,7 @@ rule train_expert:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie train-expert --task {params.task} --view {wildcards.view}"
+        "{PYTHON} -m more_ie train-expert --task {params.task:q} --view {wildcards.view:q}"
         " --train {input.train:q} --dev {input.dev:q} --test {input.test:q} {params.retrieval}"
-        " --out-dir {params.out_dir:q} --encoder {params.encoder:q} --max-subtokens {params.max_subtokens}"
-        " --lr {params.lr} --head-lr {params.head_lr} --batch-size {params.batch_size} --grad-accum {params.grad_accum}"
-        " --epochs {params.epochs} --cva-weight {params.cva_weight} --seed {wildcards.seed} --device {params.device}"
+        " --out-dir {params.out_dir:q} --settings {params.settings:q} --seed {wildcards.seed:q}"
         " --threads {threads} --log {log:q}"

@@ -3,18 +3,23 @@
 
 rule corpus_shard:
     input:
-        source=lambda w: kc_source_file(w.kc),
-        index=lambda w: [kc_index_file(w.kc)] if kc_index_file(w.kc) else [],
+        source=lambda w: kc_source_file(w.kc, w.shard),
+        index=lambda w: [kc_index_file(w.kc, w.shard)] if kc_index_file(w.kc, w.shard) else [],
     output:
         f"{RESULTS}/knowledge/{{kc}}/shards/{{shard}}.parquet",
     params:
-        kind=lambda w: kc_config(w.kc)["source"]["kind"],
-        shards=lambda w: kc_config(w.kc)["shards"],
-        index_arg=lambda w: f"--index '{kc_index_file(w.kc)}'" if kc_index_file(w.kc) else "",
+        # A KC shard is shard `local_shard` of `shards` of one of the KC's sources (see kc_sources).
+        kind=lambda w: kc_shard_source(w.kc, w.shard)[1]["kind"],
+        local_shard=lambda w: kc_shard_source(w.kc, w.shard)[2],
+        shards=lambda w: kc_shard_source(w.kc, w.shard)[3],
+        # Already shell-quoted (shlex.quote): an option that is there only with an index.
+        index_arg=lambda w: (
+            f"--index {shlex.quote(kc_index_file(w.kc, w.shard))}" if kc_index_file(w.kc, w.shard) else ""
+        ),
         max_page_chars=lambda w: kc_config(w.kc)["max_page_chars"],
-        title_field=lambda w: kc_config(w.kc)["source"]["title_field"],
-        text_field=lambda w: kc_config(w.kc)["source"]["text_field"],
-        images_field=lambda w: kc_config(w.kc)["source"]["images_field"],
+        title_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["title_field"],
+        text_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["text_field"],
+        images_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["images_field"],
     log:
         f"{LOGS}/knowledge/{{kc}}/shards/{{shard}}.log",
     benchmark:
@@ -26,8 +31,8 @@ rule corpus_shard:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie corpus-shard --kind {params.kind} --source {input.source:q} {params.index_arg}"
-        " --shard $((10#{wildcards.shard})) --shards {params.shards} --max-page-chars {params.max_page_chars}"
+        "{PYTHON} -m more_ie corpus-shard --kind {params.kind:q} --source {input.source:q} {params.index_arg}"
+        " --shard {params.local_shard:q} --shards {params.shards:q} --max-page-chars {params.max_page_chars:q}"
         " --title-field {params.title_field:q} --text-field {params.text_field:q} --images-field {params.images_field:q}"
         " --out {output:q} --log {log:q}"
 
@@ -71,7 +76,7 @@ rule text_kc:
     shell:
         "{PYTHON} -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
         " --shard $((10#{wildcards.shard})) {params.include_disambiguation}"
-        " --min-sentence-chars {params.min_sentence_chars} --out {output:q} --log {log:q}"
+        " --min-sentence-chars {params.min_sentence_chars:q} --out {output:q} --log {log:q}"
 
 
 rule image_kc:
@@ -94,5 +99,5 @@ rule image_kc:
         ENV
     shell:
         "{PYTHON} -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
-        " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width}"
+        " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width:q}"
         " --out {output:q} --log {log:q} {input.shards:q}"

@@ -1,32 +1,4 @@
-"""Mixture of experts: gate features (CLIP text + image) and the gate over frozen experts."""
-
-import json
-
-MOE = config["moe"]
-
-
-def variant_experts(variant):
-    """The two experts a variant combines, e.g. text+text -> text-s<seed1>, text-s<seed2>."""
-    a, b = variant.split("+")
-    seeds = config["experts"]["seeds"]
-    return (f"{a}-s{seeds[0]}", f"{b}-s{seeds[1]}") if a == b else (f"{a}-s{seeds[0]}", f"{b}-s{seeds[0]}")
-
-
-def dataset_experts(dataset):
-    return {f"{view}-s{seed}": expert_dir(dataset, view, seed)
-            for view in config["experts"]["views"] for seed in expert_seeds(view)}
-
-
-def result_config_hash(dataset):
-    """Hash of the config blocks a dataset's result depends on (recorded in moe_f1.json)."""
-    from more_ie.moe import config_hash
-
-    kcs = {retrieval_kc("text"), retrieval_kc("image")}
-    return config_hash({
-        "knowledge": {k: config["knowledge"][k] for k in sorted(kcs)},
-        "dataset": config["datasets"][dataset],
-        **{key: config[key] for key in ("retrieval", "experts", "moe")},
-    })
+"""Mixture of experts: gate features (a text feature + the CLIP image feature) and one gate per expert pair."""
 
 
 rule gate_features:
@@ -38,7 +10,10 @@ rule gate_features:
         split="dev|test",
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        clip=clip_args(),
+        clip_arch=IMAGE["clip_arch"],
+        clip_pretrained=IMAGE["clip_pretrained"] or "none",
+        text_encoder=MOE["gate_text_encoder"] or "none",
+        image_features="yes" if MOE["gate_image_features"] else "no",
         batch_size=IMAGE["batch_size"],
     log:
         f"{LOGS}/{{dataset}}/moe/features_{{split}}.log",
@@ -50,8 +25,10 @@ rule gate_features:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q} {params.clip}"
-        " --batch-size {params.batch_size} --workers {threads} --out {output:q} --log {log:q}"
+        "{PYTHON} -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q}"
+        " --text-encoder {params.text_encoder:q} --image-features {params.image_features:q}"
+        " --clip-arch {params.clip_arch:q} --clip-pretrained {params.clip_pretrained:q}"
+        " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"
 
 
 rule moe:
@@ -63,20 +40,24 @@ rule moe:
         dev_features=f"{RESULTS}/{{dataset}}/moe/features/dev.parquet",
         test_features=f"{RESULTS}/{{dataset}}/moe/features/test.parquet",
     output:
-        report(
+        result=report(
             f"{RESULTS}/{{dataset}}/moe_f1.json",
             caption="../report/moe_f1.rst",
             category="Results",
             subcategory="{dataset}",
         ),
+        gates=directory(f"{RESULTS}/{{dataset}}/moe/gates"),
     params:
         task=lambda w: dataset_config(w.dataset)["task"],
-        experts=lambda w: " ".join(f"{name}={folder}" for name, folder in dataset_experts(w.dataset).items()),
-        variants=" ".join(f"{v}={','.join(variant_experts(v))}" for v in MOE["variants"]),
+        experts=lambda w: [f"{name}={folder}" for name, folder in dataset_experts(w.dataset).items()],
+        variants=moe_variant_args(),
         gate=MOE["gate"],
         epochs=MOE["epochs"],
         batch_size=MOE["batch_size"],
         lr=MOE["lr"],
+        holdout=MOE["holdout"],
+        resamples=MOE["bootstrap_resamples"],
+        bootstrap_seed=MOE["bootstrap_seed"],
         config_hash=lambda w: result_config_hash(w.dataset),
     log:
         f"{LOGS}/{{dataset}}/moe.log",
@@ -87,11 +68,12 @@ rule moe:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie moe --task {params.task} --dataset {wildcards.dataset} --expert {params.experts}"
-        " --variant {params.variants} --dev {input.dev:q} --test {input.test:q}"
-        " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --gate {params.gate}"
-        " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
-        " --config-hash {params.config_hash} --out {output:q} --log {log:q}"
+        "{PYTHON} -m more_ie moe --task {params.task:q} --dataset {wildcards.dataset:q} --expert {params.experts:q}"
+        " --variant {params.variants:q} --dev {input.dev:q} --test {input.test:q}"
+        " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --gate {params.gate:q}"
+        " --epochs {params.epochs:q} --batch-size {params.batch_size:q} --lr {params.lr:q} --holdout {params.holdout:q}"
+        " --bootstrap-resamples {params.resamples:q} --bootstrap-seed {params.bootstrap_seed:q}"
+        " --config-hash {params.config_hash:q} --out {output.result:q} --gates-dir {output.gates:q} --log {log:q}"
 
 
 rule summary:

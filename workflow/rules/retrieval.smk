@@ -2,15 +2,6 @@
 and random draws from either (the Table 5 ablation)."""
 
 
-def retrieval_kc(view):
-    """The knowledge corpus a retrieval view reads (the first configured one by default)."""
-    return config["retrieval"][view]["kc"] or next(iter(config["knowledge"]))
-
-
-def text_kc_shards(kc):
-    return expand(f"{RESULTS}/knowledge/{kc}/text_kc/{{shard}}.parquet", shard=shard_ids(kc))
-
-
 rule bm25_shard_index:
     input:
         f"{RESULTS}/knowledge/{{kc}}/text_kc/{{shard}}.parquet",
@@ -73,13 +64,7 @@ rule retrieve_text:
         ENV
     shell:
         "{PYTHON} -m more_ie retrieve-text --split {input.split:q} --index {input.index:q} --kc-dir {params.kc_dir:q}"
-        " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --out {output:q} --log {log:q}"
-
-
-def random_view_kc(view):
-    if view == "random_text":
-        return text_kc_shards(retrieval_kc("text"))
-    return [f"{RESULTS}/knowledge/{retrieval_kc('image')}/image_kc.parquet"]
+        " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --out {output:q} --log {log:q}"
 
 
 rule retrieve_random:
@@ -102,40 +87,32 @@ rule retrieve_random:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view} --k {params.k}"
-        " --seed {params.seed} --out {output:q} --log {log:q} {input.kc:q}"
+        "{PYTHON} -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q} --k {params.k:q}"
+        " --seed {params.seed:q} --out {output:q} --log {log:q} {input.kc:q}"
 
 
 # ----------------------------------------------------------------------------------------------
 # image retrieval: download -> CLIP shards -> Faiss -> per-split queries
 # ----------------------------------------------------------------------------------------------
 
-IMAGE = config["retrieval"]["image"]
-
-
-def clip_args():
-    return f"--clip-arch {IMAGE['clip_arch']} --clip-pretrained {IMAGE['clip_pretrained'] or 'none'}"
-
-
-def clip_shard_ids():
-    return [f"{i:05d}" for i in range(IMAGE["shards"])]
-
 
 rule download_kc_images:
     # The image folder itself is not a declared output: Snakemake would delete it before a rerun,
-    # and the downloader resumes from what is there. The manifest records every file's outcome.
+    # and the downloader resumes from what is there. Each shard job fetches every
+    # `download_shards`-th image into the shared folder and records every file's outcome.
     input:
         f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
     output:
-        manifest=f"{RESULTS}/knowledge/{{kc}}/images_manifest.parquet",
-        kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
+        f"{RESULTS}/knowledge/{{kc}}/images_manifest/{{shard}}.parquet",
     params:
         images_dir=f"{RESULTS}/knowledge/{{kc}}/images",
         max_in_flight=IMAGE["max_in_flight"],
+        shards=lambda w: kc_config(w.kc)["images"]["download_shards"],
+        rate=lambda w: image_download_rate(w.kc),
     log:
-        f"{LOGS}/knowledge/{{kc}}/download_images.log",
+        f"{LOGS}/knowledge/{{kc}}/download_images/{{shard}}.log",
     benchmark:
-        f"{BENCH}/knowledge/{{kc}}/download_images.tsv"
+        f"{BENCH}/knowledge/{{kc}}/download_images/{{shard}}.tsv"
     threads: 2
     resources:
         mem_mb=mem(2000),
@@ -143,8 +120,31 @@ rule download_kc_images:
     conda:
         ENV
     shell:
-        "{PYTHON} -m more_ie download-images --image-kc {input:q} --images-dir {params.images_dir:q}"
-        " --max-in-flight {params.max_in_flight} --manifest {output.manifest:q} --out {output.kc:q} --log {log:q}"
+        "{PYTHON} -m more_ie.download --log {log:q} shard --image-kc {input:q} --images-dir {params.images_dir:q}"
+        " --shard $((10#{wildcards.shard})) --shards {params.shards:q} --max-in-flight {params.max_in_flight:q}"
+        " --requests-per-second {params.rate:q} --manifest {output:q}"
+
+
+rule merge_kc_images_manifests:
+    input:
+        kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
+        manifests=lambda w: expand(
+            f"{RESULTS}/knowledge/{w.kc}/images_manifest/{{shard}}.parquet", shard=image_download_shard_ids(w.kc)
+        ),
+    output:
+        manifest=f"{RESULTS}/knowledge/{{kc}}/images_manifest.parquet",
+        kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
+    log:
+        f"{LOGS}/knowledge/{{kc}}/download_images.log",
+    threads: 1
+    resources:
+        mem_mb=mem(2000),
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "{PYTHON} -m more_ie.download --log {log:q} merge --image-kc {input.kc:q} --manifest-out {output.manifest:q}"
+        " --out {output.kc:q} {input.manifests:q}"
 
 
 rule clip_encode_kc:
@@ -170,7 +170,7 @@ rule clip_encode_kc:
         ENV
     shell:
         "{PYTHON} -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
-        " --shards {params.shards} {params.clip} --batch-size {params.batch_size} --workers {threads}"
+        " --shards {params.shards:q} {params.clip} --batch-size {params.batch_size:q} --workers {threads}"
         " --emb-out {output.emb:q} --ids-out {output.ids:q} --log {log:q}"
 
 
@@ -195,7 +195,7 @@ rule image_index:
         ENV
     shell:
         "{PYTHON} -m more_ie image-index --factory {params.factory:q} --out {output.index:q} --ids-out {output.ids:q}"
-        " --log {log:q} {input.emb:q} {input.ids:q}"
+        " --log {log:q} --emb {input.emb:q} --ids {input.ids:q}"
 
 
 rule retrieve_image:
@@ -224,5 +224,5 @@ rule retrieve_image:
         ENV
     shell:
         "{PYTHON} -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
-        " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k} {params.clip}"
-        " --batch-size {params.batch_size} --workers {threads} --out {output:q} --log {log:q}"
+        " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k:q} {params.clip}"
+        " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,53 +24,80 @@ class Example:
     words: list[str]
     with_context: EncodedInput
     alone: EncodedInput  # the sentence-alone view (cross-view alignment)
-    label: list[int] | int
+    label: list[int] | int  # indices into the training label set (an unknown gold label -> O / no relation)
+    gold: list[str] | str  # the gold labels as written, for scoring: unknown ones count as missed
 
 
-def read_labels(split_path: str | Path, task: str) -> list[str]:
-    """The label set: BIO tags over the types in the file metadata (NER) or the relation names (RE)."""
+def read_labels(split_path: str | Path, task: str, none_label: str = "None") -> list[str]:
+    """The label set of a (training) split: BIO tags over its entity types (NER), or its relation
+    names with the no-relation label first (RE). Index 0 is always O / no relation."""
     meta = pq.read_metadata(split_path).metadata or {}
     names = json.loads(meta.get(b"more_ie.labels", b"[]"))
     if task == "ner":
-        return ["O"] + [f"{p}-{t}" for t in names for p in ("B", "I")]
-    return list(names)
+        return ["O"] + [f"{p}-{t}" for t in sorted(names) for p in ("B", "I")]
+    if none_label not in names:
+        raise ValueError(f"{split_path}: no {none_label!r} (no-relation) label among the relations {sorted(names)}")
+    return [none_label] + sorted(n for n in names if n != none_label)
 
 
-def read_contexts(retrieval_path: str | Path | None, strip: bool = True) -> dict[int, list[str]]:
-    """sample_id -> retrieved texts in rank order (anchors reduced to their surface by default)."""
+def read_contexts(
+    retrieval_path: str | Path | None, anchors: str = "tagged", dedup: bool = True,
+) -> dict[int, list[str]]:
+    """sample_id -> retrieved values in rank order.
+
+    ``anchors``: ``tagged`` keeps the knowledge corpus's ``<e: Title> surface </e>`` form (the
+    paper: the model sees which spans are entities and what they link to); ``surface`` reduces an
+    anchor to its surface text. ``dedup`` drops a value equal to a higher-ranked one (two top-k
+    sentences of one paragraph share their value), so the subtoken budget goes to new text.
+    """
+    if anchors not in ("tagged", "surface"):
+        raise ValueError(f"anchors must be 'tagged' or 'surface', got {anchors!r}")
     if retrieval_path is None:
         return {}
     table = pq.read_table(retrieval_path, columns=["sample_id", "rank", "text"]).to_pandas()
     out: dict[int, list[str]] = defaultdict(list)
+    dropped = 0
     for sample_id, _, text in sorted(zip(table.sample_id, table["rank"], table.text)):
-        out[int(sample_id)].append(strip_anchors(text) if strip else text)
+        value = strip_anchors(text) if anchors == "surface" else text
+        if dedup and value in out[int(sample_id)]:
+            dropped += 1
+            continue
+        out[int(sample_id)].append(value)
+    logger.info("%s: %d retrieved values, %d duplicates dropped, anchors %s", retrieval_path, len(table), dropped, anchors)
     return out
 
 
 def load_examples(
     split_path: str | Path, retrieval_path: str | Path | None, builder: InputBuilder, task: str, labels: Sequence[str],
+    dedup: bool = True, anchors: str = "tagged",
 ) -> list[Example]:
+    """Encoded examples of one split. ``labels`` is the training label set: a gold label outside it
+    is logged (name, file, count), can never be predicted, and is kept as gold so that it counts as missed."""
     table = pq.read_table(split_path).to_pylist()
-    contexts = read_contexts(retrieval_path)
+    contexts = read_contexts(retrieval_path, anchors=anchors, dedup=dedup)
     index = {label: i for i, label in enumerate(labels)}
+    unknown: Counter[str] = Counter()
     examples = []
     for row in table:
         where = f"{split_path}: sample {row['sample_id']}"
         ctx = contexts.get(row["sample_id"], [])
         if task == "ner":
-            unknown = {t for t in row["tags"] if t not in index}
-            if unknown:
-                raise ValueError(f"{where}: tags {sorted(unknown)} are not in the training label set")
-            label: list[int] | int = [index[t] for t in row["tags"]]
+            gold: list[str] | str = list(row["tags"])
+            unknown.update(t for t in gold if t not in index)
+            label: list[int] | int = [index.get(t, 0) for t in gold]  # index 0 is O
             full, alone = builder.ner(row["tokens"], ctx, where), builder.ner(row["tokens"], (), where)
         else:
-            if row["relation"] not in index:
-                raise ValueError(f"{where}: relation {row['relation']!r} is not in the training label set")
-            label = index[row["relation"]]
+            gold = row["relation"]
+            if gold not in index:
+                unknown[gold] += 1
+            label = index.get(gold, 0)  # index 0 is the no-relation label
             head, tail = tuple(row["head"]), tuple(row["tail"])
             full = builder.re(row["tokens"], head, tail, ctx, where)
             alone = builder.re(row["tokens"], head, tail, (), where)
-        examples.append(Example(row["sample_id"], row["tokens"], full, alone, label))
+        examples.append(Example(row["sample_id"], row["tokens"], full, alone, label, gold))
+    for name, count in sorted(unknown.items()):
+        logger.warning("%s: label %r occurs %d times but not in train: it can never be predicted and counts as missed",
+                       split_path, name, count)
     with_ctx = sum(1 for e in examples if e.with_context.context_subtokens)
     logger.info("%s: %d examples, %d with retrieved context", split_path, len(examples), with_ctx)
     return examples

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from more_ie.experts.crf import LinearChainCRF
+from more_ie.experts.heads import NerHead, ReHead
 
 
 @dataclass
@@ -24,6 +24,10 @@ class ExpertConfig:
     encoder: str
     max_subtokens: int
     view: str = "none"
+    dropout: float = 0.0
+    word_dropout: float = 0.0
+    bio_constraints: bool = False  # re-applied on load (the CRF's masks are not saved)
+    use_crf: bool = True
     encoder_config: dict = field(default_factory=dict)  # the encoder's own config, to rebuild it offline
 
 
@@ -40,58 +44,65 @@ class Batch:
         return Batch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
 
 
+def _current_key(key: str) -> str:
+    """Checkpoints written before the heads were classes keep their parameter names loadable."""
+    return "head." + key if key.startswith(("emissions.", "crf.", "pair_norm.", "classifier.")) else key
+
+
+class WordDropout(nn.Module):
+    """Zero whole subtoken vectors with probability p during training (flair's / AdaSeq's form, no rescaling)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return hidden
+        keep = torch.empty(hidden.shape[:-1] + (1,), device=hidden.device).bernoulli_(1 - self.p)
+        return hidden * keep
+
+
 class Expert(nn.Module):
+    """Encoder + task head (:mod:`more_ie.experts.heads`); dropout and word dropout in between."""
+
     def __init__(self, config: ExpertConfig, encoder: nn.Module):
         super().__init__()
         self.config = config
         self.encoder = encoder
         hidden = encoder.config.hidden_size
-        self.dropout = nn.Dropout(0.1)
-        n = len(config.labels)
-        if config.task == "ner":
-            self.emissions = nn.Linear(hidden, n)
-            self.crf = LinearChainCRF(n)
-        else:
-            self.classifier = nn.Linear(2 * hidden, n)
+        self.dropout = nn.Dropout(config.dropout)
+        self.word_dropout = WordDropout(config.word_dropout)
+        self.head: NerHead | ReHead = (
+            NerHead(hidden, config.labels, config.use_crf, config.bio_constraints) if config.task == "ner"
+            else ReHead(hidden, config.labels)
+        )
 
-    def head_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if not name.startswith("encoder.")]
+    def crf_parameters(self) -> list[nn.Parameter]:
+        return self.head.crf_parameters()
+
+    def task_layer_parameters(self) -> list[nn.Parameter]:
+        """The emission layer (NER) or LayerNorm + classifier (RE): the head minus its CRF."""
+        crf = {id(p) for p in self.crf_parameters()}
+        return [p for p in self.head.parameters() if id(p) not in crf]
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())
 
-    def _hidden(self, batch: Batch) -> torch.Tensor:
-        out = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-        return self.dropout(out.last_hidden_state)
-
     def scores(self, batch: Batch) -> torch.Tensor:
         """NER: emissions [B, T, L] at each word's first subtoken; RE: logits [B, C]."""
-        hidden = self._hidden(batch)
-        if self.config.task == "ner":
-            assert batch.word_starts is not None
-            index = batch.word_starts.unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-            return self.emissions(torch.gather(hidden, 1, index))
-        assert batch.markers is not None
-        rows = torch.arange(hidden.size(0), device=hidden.device)
-        pair = torch.cat([hidden[rows, batch.markers[:, 0]], hidden[rows, batch.markers[:, 1]]], dim=-1)
-        return self.classifier(pair)
+        out = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        return self.head.scores(self.word_dropout(self.dropout(out.last_hidden_state)), batch)
 
     def loss(self, scores: torch.Tensor, batch: Batch) -> torch.Tensor:
-        assert batch.labels is not None
-        if self.config.task == "ner":
-            return self.crf.nll(scores, batch.labels, batch.word_mask, reduction="mean")
-        return nn.functional.cross_entropy(scores, batch.labels)
+        return self.head.loss(scores, batch)
 
     def distribution(self, scores: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """NER: CRF marginals P(y_t | x) [B, T, L] (forward-backward); RE: class probabilities [B, C]."""
-        if self.config.task == "ner":
-            return self.crf.marginals(scores, batch.word_mask)
-        return torch.softmax(scores, dim=-1)
+        """NER: P(y_t | x) [B, T, L] (CRF marginals or softmax); RE: class probabilities [B, C]."""
+        return self.head.distribution(scores, batch)
 
     def decode(self, scores: torch.Tensor, batch: Batch) -> list[list[int]] | list[int]:
-        if self.config.task == "ner":
-            return self.crf.viterbi(scores, batch.word_mask)
-        return scores.argmax(-1).tolist()
+        return self.head.decode(scores, batch)
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, folder: str | Path, tokenizer) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +118,7 @@ class Expert(nn.Module):
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu"):  # type: ignore[no-untyped-def]
-        from safetensors.torch import load_model
+        from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         folder = Path(folder)
@@ -116,6 +127,7 @@ class Expert(nn.Module):
         model_type = encoder_config.pop("model_type")
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **encoder_config))
         expert = cls(config, encoder)
-        load_model(expert, str(folder / "model.safetensors"), device=str(device))
+        state = load_file(str(folder / "model.safetensors"), device=str(device))
+        expert.load_state_dict({_current_key(k): v for k, v in state.items()})
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
         return expert.to(device).eval(), tokenizer

@@ -1,18 +1,21 @@
 """Training one expert (dataset x view x seed), model selection on dev, and the marginal export.
 
-AdamW with a separate learning rate for the head/CRF, linear decay, gradient accumulation. For a
-view with retrieval, cross-view alignment (as in ITA) adds the sentence-alone view's loss and
-KL(P_context || P_alone), with the context view as the (detached) teacher; its weight is
-``cva_weight``. NER distributions are the CRF's forward-backward marginals, RE's the softmax.
+The recipe is the MoRe authors' (see :mod:`more_ie.experts.cva` and config.yaml's comments):
+AdamW with the CRF in its own parameter group, a linear decay of every rate to 0 stepped once per
+epoch (``LinearLR(start_factor=1, end_factor=0, total_iters=epochs)``, no warm-up), gradient
+accumulation, and for a view with retrieval the cross-view alignment loss. The model is selected
+by dev F1. The label set comes from the training split only; dev/test labels that train lacks are
+logged and count as missed. NER distributions are the CRF's forward-backward marginals, RE's the
+softmax. Both views are evaluated: the context view (the expert) and the sentence-alone view (the
+retrieval-free student that cross-view alignment trains).
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -21,32 +24,17 @@ import pyarrow as pa
 import torch
 
 from more_ie.experts.context import InputBuilder
+from more_ie.experts.cva import cva_loss
 from more_ie.experts.data import Example, collate, load_examples, read_labels
 from more_ie.experts.encoder import load_encoder, load_tokenizer
 from more_ie.experts.metrics import ner_scores, re_scores
 from more_ie.experts.model import Expert, ExpertConfig
+from more_ie.experts.settings import TrainConfig
 from more_ie.experts.spans import argmax_tags
 from more_ie.utils import atomic_dir, write_json, write_parquet
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test")
-
-
-@dataclass
-class TrainConfig:
-    encoder: str = "xlm-roberta-large"
-    max_subtokens: int = 512
-    lr: float = 5e-6
-    head_lr: float = 5e-3
-    batch_size: int = 4
-    grad_accum: int = 1
-    epochs: int = 10
-    cva_weight: float = 1.0
-    seed: int = 1
-    device: str = "auto"
-    warmup_ratio: float = 0.1
-    eval_batch_size: int = 32
-    log_every: int = 50
 
 
 def set_determinism(seed: int) -> None:
@@ -60,13 +48,22 @@ def _device(name: str) -> torch.device:
     return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
 
 
-def _kl(teacher: torch.Tensor, student: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """KL(teacher || student) per position, averaged over valid positions."""
-    eps = 1e-8
-    kl = (teacher * ((teacher + eps).log() - (student + eps).log())).sum(-1)
-    if mask is None:
-        return kl.mean()
-    return (kl * mask).sum() / mask.sum().clamp(min=1)
+def parameter_groups(model: Expert, cfg: TrainConfig) -> list[dict]:
+    """Encoder (and, unless head_lr is set, the task layer) at lr; the CRF at crf_lr."""
+    groups = [{"params": model.encoder_parameters(), "lr": cfg.lr, "name": "encoder"},
+              {"params": model.task_layer_parameters(), "lr": cfg.head_lr or cfg.lr, "name": "task_layer"}]
+    if model.crf_parameters():
+        groups.append({"params": model.crf_parameters(), "lr": cfg.crf_lr, "name": "crf"})
+    return groups
+
+
+def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """A seeded subsample of ``limit`` examples in their original order (all when limit is None)."""
+    if limit is None or limit >= len(examples):
+        return examples
+    keep = sorted(random.Random(f"subsample:{seed}").sample(range(len(examples)), limit))
+    logger.info("training on a seeded subsample of %d of %d samples", limit, len(examples))
+    return [examples[i] for i in keep]
 
 
 class ExpertTrainer:
@@ -79,38 +76,40 @@ class ExpertTrainer:
     def run(self, splits: dict[str, Path], retrieval: dict[str, Path | None], out_dir: Path) -> dict:
         cfg = self.config
         set_determinism(cfg.seed)
-        labels = sorted({lab for s in SPLITS for lab in read_labels(splits[s], self.task)},
-                        key=lambda x: (x != "O", x != "None", x))
-        data = {s: load_examples(splits[s], retrieval.get(s), self.builder, self.task, labels) for s in SPLITS}
+        labels = read_labels(splits["train"], self.task)
+        data = {s: load_examples(splits[s], retrieval.get(s), self.builder, self.task, labels,
+                                 dedup=cfg.dedup_contexts, anchors=cfg.context_anchors) for s in SPLITS}
+        data["train"] = subsample(data["train"], cfg.max_train_samples, cfg.seed)
         encoder = load_encoder(cfg.encoder, len(self.tokenizer))
-        model = Expert(ExpertConfig(self.task, labels, cfg.encoder, cfg.max_subtokens, self.view), encoder).to(self.device)
+        expert_config = ExpertConfig(self.task, labels, cfg.encoder, cfg.max_subtokens, self.view,
+                                     dropout=cfg.dropout, word_dropout=cfg.word_dropout,
+                                     bio_constraints=cfg.bio_constraints, use_crf=cfg.use_crf)
+        model = Expert(expert_config, encoder).to(self.device)
         history, best = self._train(model, data)
         model.load_state_dict(best)
         metrics = {"task": self.task, "view": self.view, "labels": labels, "train_config": asdict(cfg),
-                   "history": history, "device": str(self.device)}
+                   "train_samples": len(data["train"]), "history": history, "device": str(self.device)}
         with atomic_dir(out_dir / "model") as tmp:
             model.save(tmp, self.tokenizer)
         for split in ("dev", "test"):
             metrics[split] = self._evaluate_and_export(model, data[split], labels, out_dir / f"{split}.marginals.parquet")
+            # The sentence-alone view of the same model: the retrieval-free student.
+            metrics[f"{split}_alone"] = (metrics[split] if self.view == "none" else
+                                         self._evaluate(model, data[split], labels, use_context=False))
         write_json(out_dir / "metrics.json", metrics)
         return metrics
 
     # -- training --------------------------------------------------------------------------------
     def _train(self, model: Expert, data: dict[str, list[Example]]) -> tuple[list[dict], dict]:
-        from transformers import get_linear_schedule_with_warmup
-
         cfg = self.config
-        optimizer = torch.optim.AdamW([
-            {"params": model.encoder_parameters(), "lr": cfg.lr},
-            {"params": model.head_parameters(), "lr": cfg.head_lr},
-        ])
+        optimizer = torch.optim.AdamW(parameter_groups(model, cfg))
+        # Stepped once per epoch, as the authors' LinearLR(total_iters=max_epochs).
+        scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.0, total_iters=cfg.epochs)
         train = data["train"]
-        steps = cfg.epochs * max(1, -(-len(train) // (cfg.batch_size * cfg.grad_accum)))
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
         generator = torch.Generator().manual_seed(cfg.seed)
-        use_cva = self.view != "none" and cfg.cva_weight > 0
+        use_cva = self.view != "none" and cfg.cva
         history: list[dict] = []
-        best_f1, best_state = -1.0, copy.deepcopy(model.state_dict())
+        best_f1, best_state = -1.0, _cpu_state(model)
         pad = self.tokenizer.pad_token_id or 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
@@ -124,15 +123,13 @@ class ExpertTrainer:
                 if use_cva:
                     alone = collate(chunk, self.task, pad, use_context=False).to(self.device)
                     alone_scores = model.scores(alone)
-                    teacher = model.distribution(scores, batch).detach()
-                    student = model.distribution(alone_scores, alone)
-                    loss = loss + model.loss(alone_scores, alone) + cfg.cva_weight * _kl(
-                        teacher, student, batch.word_mask.float() if self.task == "ner" else None)
+                    loss = cva_loss(self.task, loss, model.loss(alone_scores, alone),
+                                    model.distribution(scores, batch), model.distribution(alone_scores, alone),
+                                    batch.word_mask if self.task == "ner" else None, cfg.cva_interpolation)
                 (loss / cfg.grad_accum).backward()
                 if step % cfg.grad_accum == 0 or first + cfg.batch_size >= len(order):
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                     optimizer.step()
-                    scheduler.step()
                     optimizer.zero_grad()
                 seen += len(chunk)
                 total_loss += loss.item() * len(chunk)
@@ -140,18 +137,21 @@ class ExpertTrainer:
                     rate = seen / (time.perf_counter() - start)
                     logger.info("epoch %d: %d/%d sentences, loss %.4f, %.1f sentences/s", epoch, seen, len(train),
                                 total_loss / seen, rate)
+            scheduler.step()
             rate = seen / (time.perf_counter() - start)
             dev = self._predict_f1(model, data["dev"])
             history.append({"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_f1": dev,
                             "train_sentences_per_s": rate})
-            logger.info("epoch %d: train loss %.4f, dev F1 %.4f, %.1f sentences/s", epoch, total_loss / max(seen, 1), dev, rate)
+            logger.info("epoch %d/%d: train loss %.4f, dev F1 %.4f, %.1f sentences/s", epoch, cfg.epochs,
+                        total_loss / max(seen, 1), dev, rate)
             if dev > best_f1:
-                best_f1, best_state = dev, copy.deepcopy(model.state_dict())
+                best_f1, best_state = dev, _cpu_state(model)
         return history, best_state
 
     # -- inference ---------------------------------------------------------------------------------
     @torch.inference_mode()
-    def _infer(self, model: Expert, examples: Sequence[Example]) -> tuple[list, list[np.ndarray], float]:
+    def _infer(self, model: Expert, examples: Sequence[Example], use_context: bool = True,
+               ) -> tuple[list, list[np.ndarray], float]:
         model.eval()
         pad = self.tokenizer.pad_token_id or 0
         decoded: list = []
@@ -159,7 +159,7 @@ class ExpertTrainer:
         start = time.perf_counter()
         for first in range(0, len(examples), self.config.eval_batch_size):
             chunk = examples[first : first + self.config.eval_batch_size]
-            batch = collate(chunk, self.task, pad).to(self.device)
+            batch = collate(chunk, self.task, pad, use_context=use_context).to(self.device)
             scores = model.scores(batch)
             decoded += model.decode(scores, batch)
             dist = model.distribution(scores, batch).float().cpu().numpy()
@@ -170,31 +170,35 @@ class ExpertTrainer:
         rate = len(examples) / max(time.perf_counter() - start, 1e-9)
         return decoded, dists, rate
 
+    def _scores(self, examples: Sequence[Example], decoded: list, labels: list[str]) -> dict:
+        if self.task == "ner":
+            return ner_scores([e.gold for e in examples], [[labels[i] for i in path] for path in decoded])
+        return re_scores([e.gold for e in examples], [labels[i] for i in decoded])
+
     def _predict_f1(self, model: Expert, examples: Sequence[Example]) -> float:
         decoded, _, _ = self._infer(model, examples)
-        labels = model.config.labels
-        if self.task == "ner":
-            gold = [[labels[i] for i in e.label] for e in examples]
-            return ner_scores(gold, [[labels[i] for i in path] for path in decoded])["micro"].f1
-        return re_scores([labels[e.label] for e in examples], [labels[i] for i in decoded])["micro"].f1
+        return self._scores(examples, decoded, model.config.labels)["micro"].f1
+
+    def _evaluate(self, model: Expert, examples: Sequence[Example], labels: list[str], use_context: bool) -> dict:
+        decoded, _, rate = self._infer(model, examples, use_context=use_context)
+        scores = self._scores(examples, decoded, labels)
+        return {"micro": scores["micro"].to_dict(), "inference_sentences_per_s": rate}
 
     def _evaluate_and_export(self, model: Expert, examples: Sequence[Example], labels: list[str], out: Path) -> dict:
         decoded, dists, rate = self._infer(model, examples)
         meta = {"more_ie.labels": json.dumps(labels), "more_ie.task": self.task, "more_ie.view": self.view}
         ids = [e.sample_id for e in examples]
         if self.task == "ner":
-            gold = [[labels[i] for i in e.label] for e in examples]
             viterbi = [[labels[i] for i in path] for path in decoded]
             marginal = [argmax_tags(d.tolist(), labels) for d in dists]
             table = pa.table({"sample_id": ids, "marginals": [d.tolist() for d in dists], "viterbi": viterbi})
-            scores = ner_scores(gold, viterbi)
+            scores = ner_scores([e.gold for e in examples], viterbi)
             result = {"micro": scores["micro"].to_dict(),
                       "per_label": {k: v.to_dict() for k, v in scores["per_label"].items()},
-                      "marginal_argmax_micro": ner_scores(gold, marginal)["micro"].to_dict()}
+                      "marginal_argmax_micro": ner_scores([e.gold for e in examples], marginal)["micro"].to_dict()}
         else:
-            gold = [labels[e.label] for e in examples]
             table = pa.table({"sample_id": ids, "probs": [d.tolist() for d in dists]})
-            scores = re_scores(gold, [labels[i] for i in decoded])
+            scores = re_scores([e.gold for e in examples], [labels[i] for i in decoded])
             result = {key: (value.to_dict() if hasattr(value, "to_dict") else
                             {k: v.to_dict() for k, v in value.items()} if isinstance(value, dict) else value)
                       for key, value in scores.items()}
@@ -202,3 +206,8 @@ class ExpertTrainer:
         result["inference_sentences_per_s"] = rate
         logger.info("%s: F1 %.4f (%d samples, %.1f sentences/s)", out.name, result["micro"]["f1"], len(examples), rate)
         return result
+
+
+def _cpu_state(model: torch.nn.Module) -> dict:
+    """A copy of the model's weights on the CPU (the best state must not hold GPU memory)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

@@ -42,22 +42,44 @@ _URL = re.compile(r"^(https?://|www\.)\S*$", re.IGNORECASE)
 _HANDLE = re.compile(r"^@\w+$")
 
 
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_ELLIPSIS = ("…", "...")
+
+
 def clean_query(tokens: Sequence[str]) -> str:
-    """Drop ``RT``, ``@`` + handle (one token or two), URLs and ``#``; keep hashtag words."""
+    """The BM25 query of a post: Twitter noise out, hashtag words in.
+
+    Dropped: ``RT`` with the retweeted handle and its colon (``RT @ user :`` or ``RT user :``),
+    ``@`` + handle (one token or two), URLs, ``#``, and a trailing ``…`` with the word it cut
+    (a truncated retweet). Hashtag words are kept and split at case changes
+    (``#SummerInTheCity`` -> ``Summer In The City``), so they match the corpus's words.
+    """
+    tokens = list(tokens)
+    if tokens and tokens[-1] in _ELLIPSIS:
+        tokens = tokens[:-2]  # "... to see th …": the word before the ellipsis is cut
     kept: list[str] = []
-    skip_next = False
-    for i, token in enumerate(tokens):
-        if skip_next:
-            skip_next = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "RT":
+            j = i + 1
+            j += 1 if j < len(tokens) and tokens[j] == "@" else 0
+            if j + 1 < len(tokens) and tokens[j + 1] == ":":
+                i = j + 2  # RT [@] handle :
+                continue
+            i += 1
             continue
-        if token == "RT" or _URL.match(token) or _HANDLE.match(token):
+        if _URL.match(token) or _HANDLE.match(token) or token == "#":
+            i += 1
             continue
         if token == "@":
-            skip_next = i + 1 < len(tokens)
+            i += 2
             continue
-        if token == "#":
-            continue
-        kept.append(token.lstrip("#"))
+        if i > 0 and tokens[i - 1] == "#" or token.startswith("#"):
+            kept.extend(_CAMEL.split(token.lstrip("#")))
+        else:
+            kept.append(token)
+        i += 1
     return " ".join(t for t in kept if t.strip())
 
 

@@ -1,0 +1,67 @@
+"""``python -m more_ie`` commands of ``more_ie.datasets``: for each, ``add_*_arguments(parser)`` and ``run_*(args)``.
+
+Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from more_ie.datasets.readers import DEFAULT_NO_RELATION_LABELS
+from more_ie.utils.cli_types import Command, optional_path
+
+logger = logging.getLogger("more_ie")
+
+
+def run_prepare_dataset(args: argparse.Namespace) -> None:
+    from more_ie.datasets import normalize_split
+
+    bad = [item for item in args.label_map if "=" not in item]
+    if bad:
+        raise ValueError(f"--label-map: expected OLD=NEW, got {bad}")
+    label_map = dict(item.split("=", 1) for item in args.label_map)
+    normalize_split(args.source, args.out, args.format, label_map, args.no_relation_labels)
+
+
+def add_prepare_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="the split's text file")
+    parser.add_argument("--format", required=True, choices=["conll_imgid", "mnre_dict"])
+    parser.add_argument("--label-map", nargs="*", default=[], metavar="OLD=NEW", help="entity-type renames")
+    parser.add_argument("--no-relation-labels", nargs="+", default=list(DEFAULT_NO_RELATION_LABELS), metavar="LABEL",
+                   help="RE: spellings of 'no relation' (case-insensitive), renamed to 'None'")
+    parser.add_argument("--out", required=True)
+
+
+def run_check_images(args: argparse.Namespace) -> None:
+    from more_ie.datasets import check_images
+    from more_ie.utils import atomic_open
+
+    found = check_images(args.splits, args.images_dir)
+    if found.missing:
+        logger.warning(
+            "%d of the images named by %s are not in %s (e.g. %s); the image view has no retrieval for them",
+            len(found.missing), ", ".join(args.splits), args.images_dir, ", ".join(found.missing[:3]),
+        )
+    if found.undecodable:
+        logger.warning(
+            "%d images in %s cannot be decoded (e.g. %s); the image view has no retrieval for them",
+            len(found.undecodable), args.images_dir, "; ".join(f"{n}: {e}" for n, e in found.undecodable[:3]),
+        )
+    if not found.missing and not found.undecodable:
+        logger.info("all images named by %d samples are present and decode in %s", found.n_samples, args.images_dir)
+    with atomic_open(args.out) as handle:
+        handle.write("image\tproblem\n")  # problem: missing (absent or outside the folder) or undecodable
+        handle.writelines(f"{name}\tmissing\n" for name in found.missing)
+        handle.writelines(f"{name}\tundecodable\n" for name, _ in found.undecodable)
+
+
+def add_check_images_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images-dir", type=optional_path, default=None)
+    parser.add_argument("--out", required=True, help="TSV of image names with their problem (missing, undecodable)")
+    parser.add_argument("splits", nargs="+", help="normalized split files")
+
+
+COMMANDS = [
+    Command("prepare-dataset", "Normalize one dataset split to Parquet.", add_prepare_dataset_arguments, run_prepare_dataset),
+    Command("check-images", "List the images a dataset names that the images folder lacks or that do not decode.", add_check_images_arguments, run_check_images),
+]

@@ -1,0 +1,49 @@
+"""``python -m more_ie`` commands of ``more_ie.experts``: for each, ``add_*_arguments(parser)`` and ``run_*(args)``.
+
+Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from more_ie.experts.settings import TrainConfig
+from more_ie.utils.settings import add_dataclass_arguments
+from more_ie.utils.cli_types import Command, optional_path
+
+logger = logging.getLogger("more_ie")
+
+
+def run_train_expert(args: argparse.Namespace) -> None:
+    import torch
+
+    from more_ie.experts.train import ExpertTrainer
+    from more_ie.utils.settings import settings_from_args, settings_from_json
+
+    torch.set_num_threads(args.threads)  # the rule's `threads`: no oversubscription beside other jobs
+    if args.settings is not None:  # the rules pass the validated experts block as one JSON string
+        config = settings_from_json(TrainConfig, args.settings, "--settings", seed=args.seed)
+    else:
+        config = settings_from_args(TrainConfig, args)
+    splits = {"train": Path(args.train), "dev": Path(args.dev), "test": Path(args.test)}
+    retrieval = {name: (Path(p) if p else None) for name, p in
+                 (("train", args.train_retrieval), ("dev", args.dev_retrieval), ("test", args.test_retrieval))}
+    ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
+
+
+def add_train_expert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, choices=["ner", "re"])
+    parser.add_argument("--view", required=True, choices=["none", "text", "image", "random_text", "random_image"])
+    for split in ("train", "dev", "test"):
+        parser.add_argument(f"--{split}", required=True, help=f"normalized {split} split")
+        parser.add_argument(f"--{split}-retrieval", type=optional_path, default=None, help=f"{split} retrieval cache")
+    parser.add_argument("--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet")
+    parser.add_argument("--settings", default=None, help="all TrainConfig settings as one JSON object (overrides the flags)")
+    add_dataclass_arguments(parser, TrainConfig)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+
+
+COMMANDS = [
+    Command("train-expert", "Train one expert (dataset x view x seed) and export marginals.", add_train_expert_arguments, run_train_expert),
+]
