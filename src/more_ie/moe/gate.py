@@ -11,6 +11,9 @@ argmax of P; RE the argmax over relations.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -50,3 +53,29 @@ def mixture_nll(mixed: torch.Tensor, gold: torch.Tensor, mask: torch.Tensor | No
     if mask is None:
         return -log_p.mean()
     return -(log_p * mask).sum() / mask.sum().clamp(min=1)
+
+
+GATE_WEIGHTS = "gate.safetensors"
+GATE_INFO = "gate.json"
+
+
+def save_gate(gate: Gate, folder: Path, info: dict) -> None:
+    """Weights (safetensors, no pickle) and a JSON naming the pair, labels and feature spec, so a
+    fitted gate can be applied to new posts with :func:`load_gate`. ``folder`` must be fresh (the
+    caller writes the whole gates folder atomically)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in gate.state_dict().items()}, str(folder / GATE_WEIGHTS))
+    meta = {"kind": gate.kind, "feature_dim": gate.linear.in_features, "num_labels_out": gate.linear.out_features, **info}
+    (folder / GATE_INFO).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_gate(folder: str | Path) -> tuple[Gate, dict]:
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    info = json.loads((folder / GATE_INFO).read_text(encoding="utf-8"))
+    gate = Gate(info["feature_dim"], len(info["labels"]), info["kind"])
+    gate.load_state_dict(load_file(str(folder / GATE_WEIGHTS)))
+    return gate.eval(), info

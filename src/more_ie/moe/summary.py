@@ -1,5 +1,10 @@
-"""All datasets' ``moe_f1.json`` -> the paper's Tables 2-6 as ``summary.csv`` / ``summary.md``,
-an HTML page of the same tables, and the plots the report shows."""
+"""All datasets' ``moe_f1.json`` -> the paper's Tables 2-6 and a significance table as
+``summary.csv`` / ``summary.md`` / ``summary.html``, and the plots the report shows.
+
+Every score cell is ``mean ± sd (n=K)`` of test F1 x 100 over seeds (views) or seed pairs
+(variants); sd is the sample sd (ddof=1) and is left out for a single seed. The numbers behind
+the cells are in each dataset's ``moe_f1.json``.
+"""
 from __future__ import annotations
 
 import json
@@ -9,7 +14,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from more_ie.utils import atomic_open, atomic_path
+from more_ie.moe.stats import mean_sd
+from more_ie.utils import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -17,122 +23,166 @@ logger = logging.getLogger(__name__)
 PAPER_MOE_F1 = {"twitter2015": 79.21, "twitter2017": 90.67, "snap": 91.10, "wikidiverse": 79.33, "mnre": 68.60}
 MAIN_VIEWS = ("none", "text", "image")
 RANDOM_VIEWS = ("text", "random_text", "image", "random_image")
+ALPHA = 0.05
+MARK = "*"
+NOTE = (
+    "Scores are test F1 x 100, as mean ± sample sd (ddof=1) over seeds, with the number of seeds n; for a variant, "
+    "over its seed pairs (Text+Image pairs seed i with seed i; Text+Text seed i with seed i+1, cyclically; one gate "
+    "per pair). NER: entity-level micro F1. RE: micro F1 over relations other than None. 'text (no retrieval)' is "
+    "the text expert's retrieval-free student (the sentence-alone view trained with cross-view alignment). "
+    "'MoE dev' is F1 on the 20 % of dev that did not fit the gate. p-values are one-sided (claim: a > b): Student's "
+    "t-test over seeds (equal variances; none for a single seed) and a paired bootstrap over test sentences. "
+    f"'{MARK}' marks a claim with p < {ALPHA} by both tests. The best single view is chosen by mean dev F1, not "
+    "test F1. 'paper MoE' is the MoRe paper's reported number; empty where the dataset is not one of the paper's."
+)
 
 
-def _f1(value: float | None) -> float | None:
-    return None if value is None else round(100 * value, 2)
+def cell(values: Sequence[float] | None) -> str:
+    """``[0.8, 0.82]`` -> ``"81.00 ± 1.41 (n=2)"``; empty for no values."""
+    if not values:
+        return ""
+    s = mean_sd([100 * v for v in values])
+    return f"{s.mean:.2f} (n=1)" if s.sd is None else f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
 
 
-def _expert(result: dict, view: str) -> dict | None:
-    """The first-seed expert of a view."""
-    names = sorted(n for n in result["experts"] if n.rsplit("-s", 1)[0] == view)
-    return result["experts"][names[0]] if names else None
+def p_cell(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def significant(claim: dict | None) -> bool:
+    return bool(claim) and all(claim[k] is not None and claim[k] < ALPHA for k in ("t_test_p", "bootstrap_p"))
+
+
+def _claims(result: dict, kind: str) -> dict[tuple[str, str], dict]:
+    return {(c["a"], c["b"]): c for c in result.get("significance", []) if c["kind"] == kind}
+
+
+def _view_f1(result: dict, view: str) -> list[float] | None:
+    entry = result["views"].get(view)
+    return entry["test_f1"] if entry else None
+
+
+def _main_table(r: dict) -> dict:
+    row = {"dataset": r["dataset"], "task": r["task"]}
+    for view in MAIN_VIEWS:
+        row[view] = cell(_view_f1(r, view))
+        if view == "text":
+            alone = (r["views"].get("text") or {}).get("test_alone_f1")
+            # only when every seed has it, so that it compares with the text column
+            complete = alone and len(alone) == r["views"]["text"]["n"]
+            row["text (no retrieval)"] = cell(alone) if complete else ""
+    main = r["variants"][r["moe"]["variant"]]["moe"]
+    row["MoE"] = cell(main["test_f1"])
+    row["MoE variant"] = r["moe"]["variant"]
+    row["paper MoE"] = PAPER_MOE_F1.get(r["dataset"])
+    return row
+
+
+def _variant_rows(r: dict) -> list[dict]:
+    rows, claims = [], _claims(r, "moe_vs_average")
+    for name, v in r["variants"].items():
+        claim = claims.get((f"moe:{name}", f"average:{name}"))
+        rows.append({
+            "dataset": r["dataset"], "variant": name, "pairs": "; ".join(" + ".join(p) for p in v["pairs"]),
+            "average": cell(v["average"]["test_f1"]),
+            "MoE": cell(v["moe"]["test_f1"]) + (f" {MARK}" if significant(claim) else ""),
+            "p t-test": p_cell(claim["t_test_p"]) if claim else "n/a",
+            "p bootstrap": p_cell(claim["bootstrap_p"]) if claim else "n/a",
+            "average dev": cell([p["dev_holdout_f1"] for p in v["average"]["per_pair"]]),
+            "MoE dev": cell([p["dev_holdout_f1"] for p in v["moe"]["per_pair"]]),
+        })
+    return rows
+
+
+def _labelwise_rows(r: dict) -> list[dict]:
+    main = r["variants"][r["moe"]["variant"]]["moe"]["per_pair"]
+    baseline = [r["experts"][n] for n in (r["views"].get("none") or {}).get("experts", [])]
+    labels = sorted({label for p in main for label in p["test_per_label"]})
+    rows = []
+    for label in labels:
+        moe = [p["test_per_label"][label] for p in main if label in p["test_per_label"]]
+        base = [e["test_per_label"][label]["f1"] for e in baseline if label in e.get("test_per_label", {})]
+        rows.append({"dataset": r["dataset"], "label": label, "none expert": cell(base),
+                     "MoE": cell([m["f1"] for m in moe]), "support": moe[0]["n_gold"]})
+    return rows
+
+
+def _random_row(r: dict) -> dict:
+    row = {"dataset": r["dataset"]} | {view: cell(_view_f1(r, view)) for view in RANDOM_VIEWS}
+    for (a, b), claim in _claims(r, "real_vs_random").items():
+        row[f"p {a} > {b} (t / bootstrap)"] = f"{p_cell(claim['t_test_p'])} / {p_cell(claim['bootstrap_p'])}"
+    return row
+
+
+def _marginal_rows(r: dict) -> list[dict]:
+    rows = []
+    for view, entry in sorted(r["views"].items()):
+        experts = [r["experts"][n] for n in entry["experts"]]
+        marginal = [e["test_marginal_argmax"]["f1"] for e in experts if e.get("test_marginal_argmax")]
+        if len(marginal) == len(experts):
+            rows.append({"dataset": r["dataset"], "view": view, "Viterbi": cell(entry["test_f1"]),
+                         "marginal argmax": cell(marginal)})
+    return rows
+
+
+def _significance_rows(r: dict) -> list[dict]:
+    return [{"dataset": r["dataset"], "claim": c["claim"], "a": cell(c["a_f1"]), "b": cell(c["b_f1"]),
+             "p t-test": p_cell(c["t_test_p"]), "p bootstrap": p_cell(c["bootstrap_p"]),
+             "significant": MARK if significant(c) else "",
+             "note": "; ".join(x for x in (c.get("note"), c.get("t_test_note"), c.get("bootstrap_note")) if x)}
+            for c in r.get("significance", [])]
 
 
 def build_tables(results: Sequence[dict]) -> dict[str, pd.DataFrame]:
-    main, variants, labelwise, random, marginal = [], [], [], [], []
     for r in results:
-        ds = r["dataset"]
-        row = {"dataset": ds, "task": r["task"]}
-        for view in MAIN_VIEWS:
-            e = _expert(r, view)
-            row[f"{view} expert"] = _f1(e["test"]["f1"]) if e else None
-        row["MoE"] = _f1(r["moe"]["f1"])
-        row["MoE variant"] = r["moe"]["variant"]
-        row["paper MoE"] = PAPER_MOE_F1.get(ds)
-        main.append(row)
-        for name, v in r["variants"].items():
-            variants.append({"dataset": ds, "variant": name, "experts": " + ".join(v["experts"]),
-                             "average": _f1(v["average"]["test"]["f1"]), "MoE": _f1(v["moe"]["test"]["f1"]),
-                             "MoE dev": _f1(v["moe"]["dev_f1"])})
-        main_variant = r["variants"][r["moe"]["variant"]]["moe"]
-        baseline = _expert(r, "none")
-        for label, prf in sorted(main_variant["test_per_label"].items()):
-            base = (baseline or {}).get("test_per_label", {}).get(label)
-            labelwise.append({"dataset": ds, "label": label, "none expert": _f1(base["f1"]) if base else None,
-                              "MoE": _f1(prf["f1"]), "support": prf["n_gold"]})
-        row = {"dataset": ds}
-        for view in RANDOM_VIEWS:
-            e = _expert(r, view)
-            row[view] = _f1(e["test"]["f1"]) if e else None
-        random.append(row)
+        if r.get("schema_version") != 2:
+            raise ValueError(f"moe_f1.json of {r.get('dataset')!r}: schema_version {r.get('schema_version')}, "
+                             "expected 2 (rerun the moe rule)")
+    main, variants, labelwise, random, marginal, significance = [], [], [], [], [], []
+    for r in results:
+        main.append(_main_table(r))
+        variants += _variant_rows(r)
+        labelwise += _labelwise_rows(r)
+        random.append(_random_row(r))
         if r["task"] == "ner":
-            for name, e in sorted(r["experts"].items()):
-                if e.get("test_marginal_argmax"):
-                    marginal.append({"dataset": ds, "expert": name, "Viterbi": _f1(e["test"]["f1"]),
-                                     "marginal argmax": _f1(e["test_marginal_argmax"]["f1"])})
+            marginal += _marginal_rows(r)
+        significance += _significance_rows(r)
     return {
         "Table 2: main results (test F1)": pd.DataFrame(main),
-        "Table 3: variants (test F1)": pd.DataFrame(variants),
-        "Table 4: label-wise F1 (test)": pd.DataFrame(labelwise),
+        "Table 3: variants, average pooling vs MoE (test F1; one-sided p of MoE > average)": pd.DataFrame(variants),
+        "Table 4: label-wise F1 (test, main variant)": pd.DataFrame(labelwise),
         "Table 5: random retrieval (test F1)": pd.DataFrame(random),
         "Table 6: marginal argmax vs Viterbi (test F1, NER)": pd.DataFrame(marginal),
+        "Significance of the paper's claims (one-sided, a > b)": pd.DataFrame(significance),
     }
 
 
 def write_summary(result_paths: Sequence[str | Path], csv_out: str | Path, md_out: str | Path,
                   html_out: str | Path, plots_dir: str | Path) -> None:
-    results = [json.loads(Path(p).read_text()) for p in result_paths]
+    from more_ie.moe.plots import write_plots
+
+    results = []
+    for path in result_paths:
+        text = Path(path).read_text(encoding="utf-8")
+        if not text.strip():
+            raise ValueError(f"{path}: empty file")
+        results.append(json.loads(text))
     tables = build_tables(results)
     long = pd.concat([t.assign(table=name) for name, t in tables.items() if not t.empty], ignore_index=True)
     with atomic_open(csv_out) as handle:
         long.to_csv(handle, index=False)
-    note = ("Scores are test F1 x 100. NER: entity-level micro F1. RE: micro F1 over relations other than None. "
-            "'paper MoE' is the MoRe paper's reported number; empty where the dataset is not one of the paper's.")
     with atomic_open(md_out) as handle:
-        handle.write("# Summary\n\n" + note + "\n")
+        handle.write("# Summary\n\n" + NOTE + "\n")
         for name, table in tables.items():
             handle.write(f"\n## {name}\n\n")
             handle.write(table.to_markdown(index=False) if not table.empty else "(no rows)\n")
             handle.write("\n")
     with atomic_open(html_out) as handle:
-        handle.write(f"<html><body><h1>Summary</h1><p>{note}</p>")
+        handle.write(f"<html><body><h1>Summary</h1><p>{NOTE}</p>")
         for name, table in tables.items():
             handle.write(f"<h2>{name}</h2>" + (table.to_html(index=False, na_rep="") if not table.empty else "<p>(no rows)</p>"))
         handle.write("</body></html>\n")
-    write_plots(results, tables, Path(plots_dir))
+    write_plots(results, Path(plots_dir))
     logger.info("summary of %d datasets -> %s, %s, %s", len(results), csv_out, md_out, html_out)
-
-
-def write_plots(results: Sequence[dict], tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    variants = tables["Table 3: variants (test F1)"]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    if not variants.empty:
-        pivot = variants.assign(key=variants.variant).pivot_table(index="dataset", columns="key", values=["average", "MoE"])
-        pivot.plot.bar(ax=ax)
-    ax.set_ylabel("test F1")
-    ax.set_title("F1 per variant: average pooling and MoE")
-    _save(fig, folder / "f1_variants.png")
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for r in results:
-        weights = r["variants"][r["moe"]["variant"]]["moe"].get("test_gate_weights", [])
-        ax.hist(weights, bins=20, range=(0, 1), alpha=0.6, label=r["dataset"])
-    ax.set_xlabel("gate weight of the first expert (mean over labels)")
-    ax.set_ylabel("test samples")
-    ax.set_title("Gate weights per dataset")
-    ax.legend()
-    _save(fig, folder / "gate_weights.png")
-
-    labelwise = tables["Table 4: label-wise F1 (test)"]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    if not labelwise.empty:
-        labelwise.assign(key=labelwise.dataset + ":" + labelwise.label).set_index("key")[["none expert", "MoE"]].plot.bar(ax=ax)
-    ax.set_ylabel("test F1")
-    ax.set_title("Label-wise F1")
-    _save(fig, folder / "labelwise_f1.png")
-
-
-def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)

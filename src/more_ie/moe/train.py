@@ -1,8 +1,11 @@
-"""Train and evaluate the gate, average pooling and the single experts; write ``moe_f1.json``.
+"""Train and evaluate the gates, average pooling and the single experts; write ``moe_f1.json``.
 
-The experts are frozen: only their exported dev/test distributions are read. The gate is fit on
-the dev split (the experts have seen train, so their train outputs are over-confident): a seeded
-80 % of dev trains it, the other 20 % selects the epoch by mixture NLL, and test is reported.
+The experts are frozen: only their exported dev/test distributions are read. Each variant has one
+pair of experts per seed (:mod:`more_ie.moe.pairs`) and one gate per pair. A gate is fit on the
+dev split (the experts have seen train, so their train outputs are over-confident): a seeded 80 %
+of dev (seeded by the pair's seed) trains it, the other 20 % selects the epoch by mixture NLL.
+Dev F1 is reported on that held-out 20 % only (``dev_holdout_f1``), for average pooling too, on
+the same rows, so the two compare; test F1 is on the whole test split.
 """
 from __future__ import annotations
 
@@ -12,29 +15,21 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from more_ie.experts.metrics import PRF, ner_scores, re_scores
-from more_ie.moe.features import read_gate_features
-from more_ie.moe.gate import Gate, average, mix, mixture_nll
-from more_ie.utils import write_json
+from more_ie.moe.claims import aggregate_method, aggregate_views, significance
+from more_ie.moe.features import read_feature_spec, read_gate_features
+from more_ie.moe.settings import MoeConfig  # noqa: F401 (part of this module's API)
+from more_ie.moe.gate import Gate, average, mix, mixture_nll, save_gate
+from more_ie.moe.pairs import expert_seed, expert_view
+from more_ie.moe.scoring import gold_tensor, pad, predictions, score, sentence_counts
+from more_ie.utils import atomic_dir, write_json
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
-
-
-@dataclass
-class MoeConfig:
-    gate: str = "per_label"
-    epochs: int = 50
-    batch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    holdout: float = 0.2
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -43,23 +38,34 @@ class SplitData:
     gold: list  # NER: list of tag lists; RE: list of relation names
     features: np.ndarray  # [N, F]
     dists: dict[str, list[np.ndarray]]  # expert -> per sample [T, L] or [L]
+    preds: dict[str, list]  # expert -> its own decoded prediction per sample (NER Viterbi, RE argmax)
 
 
 def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _read_expert(path: Path, task: str) -> tuple[list[str], dict[int, np.ndarray]]:
+def _read_expert(path: Path, task: str) -> tuple[list[str], dict[int, np.ndarray], dict[int, object]]:
     table = pq.read_table(path)
-    labels = json.loads(table.schema.metadata[b"more_ie.labels"])
+    if table.num_rows == 0:
+        raise ValueError(f"{path}: no rows")
+    labels = json.loads((table.schema.metadata or {}).get(b"more_ie.labels", b"null"))
+    if not labels:
+        raise ValueError(f"{path}: no more_ie.labels in the Parquet metadata")
+    ids = table.column("sample_id").to_pylist()
     column = "marginals" if task == "ner" else "probs"
-    dists = {sid: np.asarray(d, dtype=np.float32)
-             for sid, d in zip(table.column("sample_id").to_pylist(), table.column(column).to_pylist())}
-    return labels, dists
+    dists = {sid: np.asarray(d, dtype=np.float32) for sid, d in zip(ids, table.column(column).to_pylist())}
+    if task == "ner":  # the expert's own Viterbi path, as scored in its metrics.json
+        preds = dict(zip(ids, table.column("viterbi").to_pylist()))
+    else:  # RE decodes by argmax, so the argmax of its probabilities is its prediction
+        preds = {sid: labels[int(np.argmax(d))] for sid, d in dists.items()}
+    return labels, dists, preds
 
 
 def load_split(task: str, split_path: Path, features_path: Path, experts: dict[str, Path], split: str) -> tuple[list[str], SplitData]:
     rows = pq.read_table(split_path).to_pylist()
+    if not rows:
+        raise ValueError(f"{split_path}: no samples")
     sample_ids = [r["sample_id"] for r in rows]
     gold = [r["tags"] if task == "ner" else r["relation"] for r in rows]
     feature_ids, features = read_gate_features(features_path)
@@ -67,9 +73,10 @@ def load_split(task: str, split_path: Path, features_path: Path, experts: dict[s
         raise ValueError(f"{features_path}: sample ids do not match {split_path}")
     labels: list[str] | None = None
     dists: dict[str, list[np.ndarray]] = {}
+    preds: dict[str, list] = {}
     for name, folder in experts.items():
         path = folder / f"{split}.marginals.parquet"
-        expert_labels, by_id = _read_expert(path, task)
+        expert_labels, by_id, pred_by_id = _read_expert(path, task)
         if labels is not None and expert_labels != labels:
             raise ValueError(f"{path}: label order {expert_labels} differs from the other experts' {labels}")
         labels = expert_labels
@@ -77,59 +84,33 @@ def load_split(task: str, split_path: Path, features_path: Path, experts: dict[s
         if missing:
             raise ValueError(f"{path}: no output for samples {sorted(missing)[:5]}")
         dists[name] = [by_id[s] for s in sample_ids]
+        preds[name] = [pred_by_id[s] for s in sample_ids]
     assert labels is not None
-    return labels, SplitData(sample_ids, gold, features, dists)
+    unknown = sorted({t for g in gold for t in (g if task == "ner" else [g])} - set(labels))
+    if unknown:
+        logger.warning("%s: labels %s are not in the experts' (train) label set: never predicted, counted as missed",
+                       split_path, unknown)
+    return labels, SplitData(sample_ids, gold, features, dists, preds)
 
 
-def _pad(dists: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """NER: [N, T, L] padded with uniform rows and a mask; RE: [N, L] and no mask."""
-    if dists[0].ndim == 1:
-        return torch.tensor(np.stack(dists)), torch.ones(len(dists), dtype=torch.bool)
-    width, n_labels = max(len(d) for d in dists), dists[0].shape[1]
-    out = np.full((len(dists), width, n_labels), 1.0 / n_labels, dtype=np.float32)
-    mask = np.zeros((len(dists), width), dtype=bool)
-    for i, d in enumerate(dists):
-        out[i, : len(d)] = d
-        mask[i, : len(d)] = True
-    return torch.tensor(out), torch.tensor(mask)
+def holdout_split(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit rows, held-out rows) of dev: a seeded permutation, the first ``holdout`` share held out."""
+    if n < 2:
+        raise ValueError(f"the dev split has {n} sample(s); the gate needs at least 2 (fit + held out)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_hold = min(n - 1, max(1, int(round(holdout * n))))
+    return order[n_hold:], order[:n_hold]
 
 
-def _gold_tensor(task: str, gold: list, labels: list[str], width: int) -> torch.Tensor:
-    index = {label: i for i, label in enumerate(labels)}
-    if task == "re":
-        return torch.tensor([index[g] for g in gold])
-    out = torch.zeros((len(gold), width), dtype=torch.long)
-    for i, tags in enumerate(gold):
-        out[i, : len(tags)] = torch.tensor([index[t] for t in tags])
-    return out
-
-
-def _score(task: str, gold: list, mixed: torch.Tensor, mask: torch.Tensor, labels: list[str]) -> PRF:
-    best = mixed.argmax(-1)
-    if task == "ner":
-        pred = [[labels[j] for j in row[: int(m.sum())].tolist()] for row, m in zip(best, mask)]
-        return ner_scores(gold, pred)["micro"]
-    return re_scores(gold, [labels[j] for j in best.tolist()])["micro"]
-
-
-def _per_label(task: str, gold: list, mixed: torch.Tensor, mask: torch.Tensor, labels: list[str]) -> dict:
-    best = mixed.argmax(-1)
-    if task == "ner":
-        pred = [[labels[j] for j in row[: int(m.sum())].tolist()] for row, m in zip(best, mask)]
-        return {k: v.to_dict() for k, v in ner_scores(gold, pred)["per_label"].items()}
-    scores = re_scores(gold, [labels[j] for j in best.tolist()])
-    return {k: v.to_dict() for k, v in scores["per_entity_type"].items()}
-
-
-def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg: MoeConfig) -> tuple[Gate, dict]:
-    torch.manual_seed(cfg.seed)
-    p_a, mask = _pad(dev.dists[a])
-    p_b, _ = _pad(dev.dists[b])
-    gold = _gold_tensor(task, dev.gold, labels, p_a.shape[1] if task == "ner" else 0)
+def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg: MoeConfig, seed: int,
+               ) -> tuple[Gate, dict, torch.Tensor]:
+    """Fit a gate on the seeded 80 % of dev; pick the epoch on the rest. Returns the held-out rows too."""
+    torch.manual_seed(seed)
+    p_a, mask = pad(dev.dists[a])
+    p_b, _ = pad(dev.dists[b])
+    gold = gold_tensor(task, dev.gold, labels, p_a.shape[1] if task == "ner" else 0)
     features = torch.tensor(dev.features)
-    order = torch.randperm(len(dev.sample_ids), generator=torch.Generator().manual_seed(cfg.seed))
-    n_hold = max(1, int(round(cfg.holdout * len(order))))
-    hold, fit = order[:n_hold], order[n_hold:]
+    fit, hold = holdout_split(len(dev.sample_ids), cfg.holdout, seed)
     gate = Gate(features.shape[1], len(labels), cfg.gate)
     optimizer = torch.optim.AdamW(gate.parameters(), lr=cfg.lr)
     token_mask = mask.float() if task == "ner" else None
@@ -141,7 +122,7 @@ def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg
     best_loss, best_state, best_epoch = float("inf"), copy.deepcopy(gate.state_dict()), 0
     for epoch in range(1, cfg.epochs + 1):
         gate.train()
-        shuffled = fit[torch.randperm(len(fit), generator=torch.Generator().manual_seed(cfg.seed + epoch))]
+        shuffled = fit[torch.randperm(len(fit), generator=torch.Generator().manual_seed(seed + epoch))]
         for start in range(0, len(shuffled), cfg.batch_size):
             loss = nll(shuffled[start : start + cfg.batch_size])
             optimizer.zero_grad()
@@ -153,54 +134,113 @@ def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg
         if held < best_loss:
             best_loss, best_state, best_epoch = held, copy.deepcopy(gate.state_dict()), epoch
     gate.load_state_dict(best_state)
-    return gate, {"best_epoch": best_epoch, "holdout_nll": best_loss, "fit_samples": len(fit), "holdout_samples": n_hold}
+    gate.eval()
+    info = {"best_epoch": best_epoch, "holdout_nll": best_loss, "fit_samples": len(fit), "holdout_samples": len(hold),
+            "seed": seed}
+    return gate, info, hold
 
 
-def evaluate_pair(task: str, data: SplitData, a: str, b: str, labels: list[str], gate: Gate | None) -> tuple[PRF, dict, np.ndarray | None]:
-    p_a, mask = _pad(data.dists[a])
-    p_b, _ = _pad(data.dists[b])
+def evaluate_pair(task: str, data: SplitData, a: str, b: str, labels: list[str], gate: Gate | None,
+                  rows: torch.Tensor | None = None) -> tuple[dict, np.ndarray | None]:
+    """Scores of average pooling (``gate`` None) or the gate's mixture on ``rows`` (default all)."""
+    idx = torch.arange(len(data.sample_ids)) if rows is None else rows
+    p_a, mask = pad([data.dists[a][i] for i in idx.tolist()])
+    p_b, _ = pad([data.dists[b][i] for i in idx.tolist()])
+    gold = [data.gold[i] for i in idx.tolist()]
     with torch.no_grad():
         if gate is None:
             mixed, weights = average(p_a, p_b), None
         else:
-            g = gate(torch.tensor(data.features))
+            g = gate(torch.tensor(data.features[idx.numpy()]))
             mixed, weights = mix(g, p_a, p_b), g.mean(-1).numpy()
-    return _score(task, data.gold, mixed, mask, labels), _per_label(task, data.gold, mixed, mask, labels), weights
+    pred = predictions(task, mixed, mask, labels)
+    prf, per_label = score(task, gold, pred)
+    return {"prf": prf, "per_label": per_label, "counts": sentence_counts(task, gold, pred)}, weights
+
+
+def _feature_spec(features: dict[str, Path]) -> dict | None:
+    specs = {split: read_feature_spec(path) for split, path in features.items()}
+    if specs["dev"] != specs["test"]:
+        raise ValueError(f"gate features differ between {features['dev']} ({specs['dev']}) and "
+                         f"{features['test']} ({specs['test']})")
+    return specs["dev"]
+
+
+def _expert_entry(name: str, folder: Path) -> dict:
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text())
+    try:
+        alone = metrics.get("test_alone")
+        return {
+            "dir": str(folder), "view": expert_view(name), "seed": expert_seed(name),
+            "dev_f1": metrics["dev"]["micro"]["f1"], "test": metrics["test"]["micro"],
+            "test_per_label": metrics["test"].get("per_label", metrics["test"].get("per_entity_type", {})),
+            "test_marginal_argmax": metrics["test"].get("marginal_argmax_micro"),
+            # older experts have no retrieval-free student score; None rather than a made-up one
+            "test_alone": alone["micro"] if alone else None,
+        }
+    except KeyError as err:
+        raise ValueError(f"{path}: missing key {err}") from err
 
 
 def run_moe(
-    task: str, experts: dict[str, Path], variants: dict[str, tuple[str, str]], splits: dict[str, Path],
+    task: str, experts: dict[str, Path], variants: dict[str, list[tuple[str, str]]], splits: dict[str, Path],
     features: dict[str, Path], out: Path, cfg: MoeConfig, config_digest: str, dataset: str,
+    gates_dir: Path | None = None,
 ) -> dict:
+    """Everything of one dataset -> ``out`` (moe_f1.json v2), and each fitted gate under ``gates_dir``."""
     labels, dev = load_split(task, splits["dev"], features["dev"], experts, "dev")
     _, test = load_split(task, splits["test"], features["test"], experts, "test")
+    feature_spec = _feature_spec(features)
     result: dict = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "task": task, "labels": labels,
-        "config_hash": config_digest, "moe_config": asdict(cfg),
-        "experts": {}, "variants": {},
-        "note": "F1 is entity-level micro for NER; for RE micro over relations other than None (None excluded).",
+        "config_hash": config_digest, "moe_config": asdict(cfg), "gate_features": feature_spec,
+        "experts": {name: _expert_entry(name, folder) for name, folder in experts.items()}, "variants": {},
+        "note": ("F1 is entity-level micro for NER; for RE micro over relations other than None (None excluded). "
+                 "sd is the sample standard deviation (ddof=1) over seeds (views) or pairs (variants). "
+                 "dev_holdout_f1 is measured on the 20 % of dev that did not fit the gate."),
     }
+    # per-sentence test counts of every system, for the paired bootstrap
+    counts: dict[str, list[np.ndarray]] = {}
     for name in experts:
-        metrics = json.loads((experts[name] / "metrics.json").read_text())
-        result["experts"][name] = {
-            "dir": str(experts[name]), "dev_f1": metrics["dev"]["micro"]["f1"], "test": metrics["test"]["micro"],
-            "test_per_label": metrics["test"].get("per_label", metrics["test"].get("per_entity_type", {})),
-            "test_marginal_argmax": metrics["test"].get("marginal_argmax_micro"),
-        }
-    for variant, (a, b) in variants.items():
-        entry: dict = {"experts": [a, b]}
-        for method in ("average", "moe"):
-            gate, gate_info = (None, None) if method == "average" else train_gate(task, dev, a, b, labels, cfg)
-            dev_prf, _, _ = evaluate_pair(task, dev, a, b, labels, gate)
-            test_prf, per_label, weights = evaluate_pair(task, test, a, b, labels, gate)
-            entry[method] = {"dev_f1": dev_prf.f1, "test": test_prf.to_dict(), "test_per_label": per_label}
-            if gate_info is not None:
-                entry[method]["gate"] = gate_info
-                entry[method]["test_gate_weights"] = [round(float(w), 5) for w in weights]
-            logger.info("%s %s %s: dev F1 %.4f, test F1 %.4f", dataset, variant, method, dev_prf.f1, test_prf.f1)
-        result["variants"][variant] = entry
+        view = expert_view(name)
+        counts.setdefault(view, []).append(sentence_counts(task, test.gold, test.preds[name]))
+    result["views"] = aggregate_views(result["experts"])
+    gates: list[tuple[Path, Gate, dict]] = []
+    for variant, pairs in variants.items():
+        per_pair: dict[str, list[dict]] = {"average": [], "moe": []}
+        for i, (a, b) in enumerate(pairs):
+            seed = expert_seed(a)
+            gate, gate_info, hold = train_gate(task, dev, a, b, labels, cfg, seed)
+            for method, g in (("average", None), ("moe", gate)):
+                dev_scores, _ = evaluate_pair(task, dev, a, b, labels, g, hold)
+                test_scores, weights = evaluate_pair(task, test, a, b, labels, g)
+                entry = {"pair": [a, b], "seed": seed, "dev_holdout_f1": dev_scores["prf"].f1,
+                         "test": test_scores["prf"].to_dict(), "test_per_label": test_scores["per_label"]}
+                if g is not None:
+                    entry["gate"] = gate_info
+                    entry["test_gate_weights"] = [round(float(w), 5) for w in weights]
+                    entry["gate_dir"] = f"{variant}/pair{i}"
+                per_pair[method].append(entry)
+                counts.setdefault(f"{method}:{variant}", []).append(test_scores["counts"])
+                logger.info("%s %s pair %d (%s, %s) %s: dev held-out F1 %.4f, test F1 %.4f", dataset, variant, i,
+                            a, b, method, dev_scores["prf"].f1, test_scores["prf"].f1)
+            gates.append((Path(variant) / f"pair{i}", gate, {
+                "dataset": dataset, "task": task, "variant": variant, "pair": [a, b], "seed": seed,
+                "labels": labels, "feature_spec": feature_spec, "fit": gate_info,
+                "experts": {name: str(experts[name]) for name in (a, b)}}))
+        result["variants"][variant] = {"pairs": [list(p) for p in pairs],
+                                       **{m: aggregate_method(per_pair[m]) for m in ("average", "moe")}}
+    result["significance"] = significance(result["views"], result["variants"], counts, cfg.bootstrap_resamples,
+                                          cfg.bootstrap_seed)
     main = "text+image" if "text+image" in variants else next(iter(variants))
-    result["moe"] = {"variant": main, **result["variants"][main]["moe"]["test"],
-                     "dev_f1": result["variants"][main]["moe"]["dev_f1"]}
+    moe = result["variants"][main]["moe"]
+    result["moe"] = {"variant": main, "f1": moe["test_f1_mean"], "f1_sd": moe["test_f1_sd"], "n": moe["n"],
+                     "precision": moe["test_precision_mean"], "recall": moe["test_recall_mean"],
+                     "dev_holdout_f1": moe["dev_holdout_f1_mean"]}
+    if gates_dir is not None:
+        with atomic_dir(gates_dir) as tmp:
+            for folder, gate, info in gates:
+                save_gate(gate, tmp / folder, info)
     write_json(out, result)
     return result
