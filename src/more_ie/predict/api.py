@@ -1,0 +1,291 @@
+"""``MoRe.load(run_dir, dataset).predict(posts)``: a trained run applied to new posts.
+
+Per batch of posts: the images are decoded and CLIP-encoded once (image retrieval and the gate
+share the embedding), BM25 retrieves from the text KC, each expert of the chosen pair reads the
+sentence with its view's retrieved values, the gate mixes the two experts' distributions (CRF
+marginals for NER, class probabilities for RE) exactly as the MoE stage does, and the mixture is
+decoded: NER takes the per-token argmax (as the MoE's scores do) and reads spans with the
+seqeval-compatible reader; an entity's confidence is the mean mixture probability of its tags.
+
+``no_retrieval=True`` is the fast path: one CVA-trained expert reading the sentence alone (its
+sentence-alone view, scored as ``test_alone`` in its ``metrics.json``); no BM25, no CLIP, no
+gate. NER then decodes with Viterbi, as the expert's own scores do.
+
+A post whose image is missing or undecodable gets no image retrieval and a zero image feature
+with ``has_image = 0``, the same treatment the training stages gave such posts, so it is
+predicted from the text view; ``image.status`` records it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from more_ie.experts.spans import bio_to_spans
+from more_ie.moe.gate import average, mix
+from more_ie.moe.pairs import expert_view, variant_pairs
+from more_ie.predict.features import GateFeaturizer
+from more_ie.predict.experts import ExpertRunner, Item, Output, resolve_device
+from more_ie.predict.io import Post, post_from_record
+from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, load_gate
+from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage over all ``predict`` calls (the benchmark's time shares)."""
+    retrieval: float = 0.0  # image decoding, CLIP image encoding, Faiss, BM25, KC rows
+    experts: float = 0.0  # input building, encoder forward, CRF marginals / softmax, Viterbi
+    gate: float = 0.0  # CLIP text feature, gate, mixing
+    decode: float = 0.0  # spans, confidences, output records
+    posts: int = 0
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _Batch:
+    posts: list[Post]
+    hits: dict[str, list[list[Hit]]] = field(default_factory=dict)  # view -> per post
+    image_status: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None  # [P, F] gate features
+
+
+class MoRe:
+    def __init__(self, layout: RunLayout, experts: list[ExpertRunner], gate: SavedGate | None, mode: str,
+                 variant: str | None, device: torch.device, threads: int = 1, ner: "MoRe | None" = None):
+        self.layout, self.experts, self.gate, self.mode, self.variant = layout, experts, gate, mode, variant
+        self.device, self.ner = device, ner
+        self.task = layout.task
+        self.labels = experts[0].labels
+        for runner in experts[1:]:
+            if runner.labels != self.labels:
+                raise RunError(f"experts {experts[0].name} and {runner.name} have different label sets")
+        if gate is not None and gate.labels != self.labels:
+            raise RunError(f"{gate.folder}: gate labels {gate.labels} differ from the experts' {self.labels}")
+        views = {r.view for r in experts} if mode != "no_retrieval" else set()
+        self.views = sorted(views & set(RETRIEVAL_VIEWS))
+        self.text = TextRetriever(layout, threads) if "text" in views else None
+        self.images = ImageRetriever(layout) if "image" in views else None
+        spec = gate.feature_spec if gate is not None else None
+        clip_in_spec = spec is None or any(str(spec.get(k) or "").startswith("clip:") for k in ("text", "image"))
+        self.clip = None
+        if self.images is not None or (gate is not None and clip_in_spec):
+            from more_ie.search.clip import ClipEncoder
+
+            self.clip = ClipEncoder(clip_spec_of(layout, str(device)))
+        self.featurizer = None if gate is None else GateFeaturizer(
+            spec, self.clip, gate.gate.linear.in_features, str(gate.folder))
+        # image embeddings feed image retrieval and, when the gate takes them, the gate
+        self.encode_images = self.images is not None or (self.featurizer is not None and self.featurizer.uses_images)
+        self.timings = Timings()
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, run_dir: str | Path = "results", dataset: str | None = None, variant: str | None = None,
+             pair: int = 0, mixing: str = "moe", no_retrieval: bool = False, expert: str | None = None,
+             device: str = "auto", threads: int = 1, ner_dataset: str | None = None) -> "MoRe":
+        """Everything a trained run left behind for ``dataset`` (see :mod:`more_ie.predict.layout`).
+
+        ``mixing``: ``moe`` (the saved gate of ``variant`` / ``pair``) or ``average`` (average
+        pooling of the pair, no gate). ``no_retrieval``: the sentence-alone view of ``expert``
+        (default: the pair's first expert that has a retrieval view). ``ner_dataset``: for RE posts
+        without head/tail, the NER dataset (same run) whose predicted entities are paired.
+        """
+        if dataset is None:
+            raise RunError("name the dataset of the trained run (e.g. demo_mner)")
+        layout = RunLayout.open(run_dir, dataset)
+        torch_device = resolve_device(device)
+        variant = variant or layout.default_variant()
+        seeds = layout.manifest["experts"]["seeds"]
+        pairs = variant_pairs(variant, seeds) if mixing == "average" or no_retrieval else None
+        if pairs is not None and not 0 <= pair < len(pairs):
+            raise RunError(f"variant {variant}: pair {pair} does not exist ({len(pairs)} pairs over seeds {seeds})")
+        gate = None
+        if no_retrieval:
+            if expert is None:
+                candidates = [n for n in (pairs or [])[pair] if expert_view(n) in RETRIEVAL_VIEWS]
+                if not candidates:
+                    raise RunError(f"variant {variant} pair {pair} has no retrieval expert; name one with expert=")
+                expert = candidates[0]
+            names, mode = [expert], "no_retrieval"
+        elif mixing == "moe":
+            gate = load_gate(layout.gate_dir(variant, pair))
+            names, mode = list(gate.experts), "moe"
+        elif mixing == "average":
+            names, mode = list((pairs or [])[pair]), "average"
+        else:
+            raise ValueError(f"mixing must be moe or average, got {mixing!r}")
+        for name in names:
+            if mode != "no_retrieval" and expert_view(name) not in RETRIEVAL_VIEWS + ("none",):
+                raise RunError(f"expert {name}: the {expert_view(name)} view is an ablation with no retrieval "
+                               "for new posts; choose a variant of none/text/image experts")
+        runners = [ExpertRunner(layout, n, torch_device, alone=mode == "no_retrieval") for n in names]
+        ner = None
+        if ner_dataset is not None:
+            if layout.task != "re":
+                raise RunError(f"ner_dataset is for RE runs; {dataset} is {layout.task}")
+            ner = cls.load(run_dir, ner_dataset, device=device, threads=threads, no_retrieval=no_retrieval,
+                           mixing=mixing)
+            if ner.task != "ner":
+                raise RunError(f"{ner_dataset} is not an NER dataset")
+        logger.info("MoRe %s/%s: %s of %s%s on %s", run_dir, dataset, mode, ", ".join(names),
+                    f" (variant {variant}, pair {pair})" if mode != "no_retrieval" else " (sentence alone)",
+                    torch_device)
+        return cls(layout, runners, gate, mode, variant if mode != "no_retrieval" else None, torch_device,
+                   threads, ner)
+
+    def describe(self) -> dict:
+        return {"dataset": self.layout.dataset, "task": self.task, "mode": self.mode, "variant": self.variant,
+                "experts": [r.name for r in self.experts], "views": self.views}
+
+    # -- prediction ------------------------------------------------------------------------------
+    def predict(self, posts: Sequence[Post | dict], batch_size: int = 32, details: bool = False) -> list[dict]:
+        """One output record per post, in order (see ``predict/io.py`` for the input fields)."""
+        parsed = [p if isinstance(p, Post) else post_from_record(p) for p in posts]
+        if not parsed:
+            return []
+        if self.task == "re" and self.ner is not None:
+            self._pairs_from_ner(parsed, batch_size)
+        elif self.task == "re":
+            bare = [p.id for p in parsed if not p.pairs]
+            if bare:
+                raise ValueError(f"RE posts {bare[:5]} have no head/tail (or pairs); give them, or load with "
+                                 "ner_dataset= to pair the entities an NER run predicts")
+        batch = self._retrieve(parsed)
+        items, owners = self._items(batch)
+        start = time.perf_counter()
+        outputs = [runner.run(items, batch_size) for runner in self.experts]
+        self.timings.experts += time.perf_counter() - start
+        start = time.perf_counter()
+        mixed, weights = self._mix(batch, owners, outputs)
+        self.timings.gate += time.perf_counter() - start
+        start = time.perf_counter()
+        records = self._records(batch, items, owners, outputs, mixed, weights, details)
+        self.timings.decode += time.perf_counter() - start
+        self.timings.posts += len(parsed)
+        return records
+
+    def _pairs_from_ner(self, posts: list[Post], batch_size: int) -> None:
+        """Posts without pairs get every ordered pair of the entities the NER run predicts (copies:
+        the caller's posts are left as they are)."""
+        assert self.ner is not None
+        need = [i for i, p in enumerate(posts) if not p.pairs]
+        for i, record in zip(need, self.ner.predict([posts[i] for i in need], batch_size)):
+            spans = [(e["start"], e["end"]) for e in record["entities"]]
+            posts[i] = replace(posts[i], pairs=[(h, t) for h in spans for t in spans if h != t])
+
+    def _retrieve(self, posts: list[Post]) -> _Batch:
+        batch = _Batch(posts, image_status=["none" if p.image is None else "skipped" for p in posts])
+        if self.mode == "no_retrieval":
+            return batch
+        start = time.perf_counter()
+        embeddings: dict[int, np.ndarray] = {}
+        if self.encode_images:
+            assert self.clip is not None
+            batch.image_status, tensors = load_images([p.image for p in posts], self.clip.preprocess)
+            if tensors:
+                keys = sorted(tensors)
+                vectors = self.clip.encode_image_tensors(torch.stack([tensors[i] for i in keys]))
+                embeddings = dict(zip(keys, vectors))
+        if self.images is not None:
+            keys = sorted(embeddings)
+            found = self.images.search(np.stack([embeddings[i] for i in keys])) if keys else []
+            by_post = dict(zip(keys, found))
+            batch.hits["image"] = [by_post.get(i, []) for i in range(len(posts))]
+        if self.text is not None:
+            batch.hits["text"] = self.text.search([p.tokens for p in posts])
+        self.timings.retrieval += time.perf_counter() - start
+        if self.featurizer is not None:
+            start = time.perf_counter()
+            batch.features = self.featurizer.features([p.tokens for p in posts], embeddings)
+            self.timings.gate += time.perf_counter() - start
+        return batch
+
+    def _items(self, batch: _Batch) -> tuple[list[Item], list[tuple[int, int]]]:
+        """Expert inputs and their owners (post index, pair index); one per post for NER."""
+        items: list[Item] = []
+        owners: list[tuple[int, int]] = []
+        for i, post in enumerate(batch.posts):
+            # view -> retrieved values; each expert reads its own view's
+            contexts = {view: [h.text for h in hits[i]] for view, hits in batch.hits.items()}
+            where = f"post {post.id!r}" + (f" (line {post.line})" if post.line else "")
+            pairs = [None] if self.task == "ner" else post.pairs
+            for j, pair in enumerate(pairs):
+                items.append(Item(post.tokens, contexts, pair, where))
+                owners.append((i, j))
+        return items, owners
+
+    def _mix(self, batch: _Batch, owners: list[tuple[int, int]],
+             outputs: list[list[Output]]) -> tuple[list[np.ndarray], np.ndarray | None]:
+        if self.mode == "no_retrieval":
+            return [o.dist for o in outputs[0]], None
+        a, b = outputs
+        if self.gate is None:
+            return [average(torch.tensor(x.dist), torch.tensor(y.dist)).numpy() for x, y in zip(a, b)], None
+        assert batch.features is not None
+        with torch.no_grad():
+            g = self.gate.gate(torch.tensor(batch.features)).numpy()  # [P, L|1]
+        mixed = [mix(torch.tensor(g[i][None]), torch.tensor(x.dist[None]), torch.tensor(y.dist[None]))[0].numpy()
+                 for (i, _), x, y in zip(owners, a, b)]
+        return mixed, g
+
+    def _records(self, batch: _Batch, items: list[Item], owners: list[tuple[int, int]],
+                 outputs: list[list[Output]], mixed: list[np.ndarray], weights: np.ndarray | None,
+                 details: bool) -> list[dict]:
+        records: list[dict] = []
+        for i, post in enumerate(batch.posts):
+            record: dict = {"id": post.id, "tokens": post.tokens,
+                            "image": {"path": post.image_name, "status": batch.image_status[i]},
+                            "views": [v for v in self.views if v != "image" or batch.image_status[i] == "ok"],
+                            "retrieved": {view: [h.summary() for h in hits[i]] for view, hits in batch.hits.items()}}
+            if weights is not None:
+                record["gate"] = {"experts": list(self.gate.experts), "weight_first": round(float(weights[i].mean()), 4)}
+            if details:
+                record["retrieved_values"] = {v: [h.text for h in hits[i]] for v, hits in batch.hits.items()}
+                if weights is not None:
+                    record["gate"]["per_label"] = [round(float(w), 4) for w in weights[i]]
+                record["experts"] = {}
+            records.append(record)
+        for k, ((i, j), item) in enumerate(zip(owners, items)):
+            record = records[i]
+            if self.task == "ner":
+                record["entities"] = self._entities(item.words, mixed[k], outputs[0][k] if self.mode == "no_retrieval"
+                                                    else None)
+                if details:
+                    record["mixed_tags"] = [self.labels[t] for t in mixed[k].argmax(-1)]
+                    for runner, out in zip(self.experts, outputs):
+                        record["experts"][runner.name] = [self.labels[t] for t in out[k].decoded]  # type: ignore[union-attr]
+            else:
+                head, tail = item.pair  # type: ignore[misc]
+                best = int(mixed[k].argmax())
+                relation = {"head": list(head), "tail": list(tail), "head_text": " ".join(item.words[head[0]:head[1]]),
+                            "tail_text": " ".join(item.words[tail[0]:tail[1]]), "label": self.labels[best],
+                            "probability": round(float(mixed[k][best]), 4)}
+                if details:
+                    relation["experts"] = {r.name: self.labels[int(outputs[n][k].decoded)]
+                                           for n, r in enumerate(self.experts)}
+                record.setdefault("relations", []).append(relation)
+        for record in records:
+            if self.task == "re":
+                record.setdefault("relations", [])
+        return records
+
+    def _entities(self, words: list[str], dist: np.ndarray, single: Output | None) -> list[dict]:
+        # The MoE is scored by per-token argmax of the mixture; a single expert by its Viterbi path.
+        path = list(single.decoded) if single is not None else dist.argmax(-1).tolist()  # type: ignore[arg-type]
+        tags = [self.labels[t] for t in path]
+        out = []
+        for start, end, kind in bio_to_spans(tags):
+            confidence = float(np.mean([dist[t, path[t]] for t in range(start, end)]))
+            out.append({"start": start, "end": end, "text": " ".join(words[start:end]), "type": kind,
+                        "confidence": round(confidence, 4)})
+        return out

@@ -1,0 +1,124 @@
+"""Where a trained run keeps what prediction needs, found from the run folder and the dataset name.
+
+The Snakemake rules fix the layout under the run folder (``results`` by default):
+
+* ``{dataset}/predict/run.json``: the run's manifest, written by the ``predict_manifest`` rule from
+  the config that trained it (task, the KCs and retrieval settings, CLIP, views, seeds, variants);
+* ``{dataset}/experts/{view}-s{seed}/model/``: the experts;
+* ``{dataset}/moe/gates/{variant}/pair{i}/``: each fitted gate (safetensors + a JSON naming the
+  pair and the labels);
+* ``index/{kc}/bm25`` and ``knowledge/{kc}/text_kc/``: text retrieval; ``index/{kc}/clip/`` and
+  ``knowledge/{kc}/image_kc.parquet``: image retrieval.
+
+Nothing here is configured twice: the manifest is the config the run was trained with.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "predict/run.json"
+RETRIEVAL_VIEWS = ("text", "image")  # views whose retrieval prediction can run on a new post
+
+
+class RunError(ValueError):
+    """A trained run lacks something prediction needs (the message names the file)."""
+
+
+def _read_json(path: Path, hint: str = "") -> Any:
+    if not path.is_file():
+        raise RunError(f"{path}: not found{hint}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RunError(f"{path}: not valid JSON ({err})") from None
+
+
+@dataclass
+class RunLayout:
+    run_dir: Path
+    dataset: str
+    manifest: dict = field(repr=False)
+
+    @classmethod
+    def open(cls, run_dir: str | Path, dataset: str) -> "RunLayout":
+        run_dir = Path(run_dir)
+        if not (run_dir / dataset).is_dir():
+            known = sorted(p.parent.parent.name for p in run_dir.glob(f"*/{MANIFEST}"))
+            raise RunError(f"{run_dir}: has no dataset {dataset!r} (datasets with a manifest: {known or 'none'})")
+        hint = (f"; build it with `snakemake {run_dir}/{dataset}/{MANIFEST}` and the run's --configfile "
+                "(it is part of the default target)")
+        manifest = _read_json(run_dir / dataset / MANIFEST, hint)
+        for key in ("task", "text", "image", "experts", "moe"):
+            if key not in manifest:
+                raise RunError(f"{run_dir / dataset / MANIFEST}: lacks the key {key!r}")
+        return cls(run_dir, dataset, manifest)
+
+    @property
+    def task(self) -> str:
+        return self.manifest["task"]
+
+    def path(self, relative: str) -> Path:
+        """A manifest path (relative to the run folder) made concrete."""
+        return self.run_dir / relative
+
+    def expert_dir(self, name: str) -> Path:
+        return self.run_dir / self.dataset / "experts" / name
+
+    def model_dir(self, name: str) -> Path:
+        folder = self.expert_dir(name) / "model"
+        if not folder.is_dir():
+            known = sorted(p.name for p in (self.run_dir / self.dataset / "experts").glob("*") if (p / "model").is_dir())
+            raise RunError(f"{folder}: no trained expert {name!r} (trained: {known or 'none'})")
+        return folder
+
+    def gate_dir(self, variant: str, pair: int) -> Path:
+        return self.run_dir / self.dataset / "moe" / "gates" / variant / f"pair{pair}"
+
+    def moe_result(self) -> dict | None:
+        path = self.run_dir / self.dataset / "moe_f1.json"
+        return _read_json(path) if path.is_file() else None
+
+    def default_variant(self) -> str:
+        """The headline MoE variant of ``moe_f1.json``, else the first configured one."""
+        result = self.moe_result()
+        if result and isinstance(result.get("moe"), dict) and result["moe"].get("variant"):
+            return str(result["moe"]["variant"])
+        return self.manifest["moe"]["variants"][0]
+
+    def images_dir(self) -> Path | None:
+        """The dataset's image folder (the manifest holds it relative to the run folder)."""
+        images = self.manifest.get("images_dir")
+        return None if not images else self.run_dir / images
+
+
+@dataclass
+class SavedGate:
+    gate: Any  # more_ie.moe.gate.Gate
+    experts: tuple[str, str]
+    labels: list[str]
+    feature_spec: dict | None  # more_ie.moe.features.FeatureSpec as a dict; None: [CLIP text; CLIP image; has_image]
+    folder: Path
+
+
+def load_gate(folder: str | Path) -> SavedGate:
+    """A fitted gate saved by the MoE stage (``more_ie.moe.gate.save_gate``), with its pair and labels."""
+    from more_ie.moe.gate import GATE_INFO, GATE_WEIGHTS
+    from more_ie.moe.gate import load_gate as moe_load_gate
+
+    folder = Path(folder)
+    for name in (GATE_WEIGHTS, GATE_INFO):
+        if not (folder / name).is_file():
+            variants = sorted(p.name for p in folder.parent.parent.glob("*")) if folder.parent.parent.is_dir() else []
+            raise RunError(f"{folder / name}: no saved gate (the MoE stage saves one per variant and pair; "
+                           f"saved variants: {variants or 'none'}); --mixing average needs no gate")
+    gate, info = moe_load_gate(folder)
+    pair, labels = info.get("pair"), info.get("labels")
+    if not (isinstance(pair, list) and len(pair) == 2 and isinstance(labels, list) and labels):
+        raise RunError(f"{folder / GATE_INFO}: needs 'pair' (two expert names) and 'labels'")
+    return SavedGate(gate, (str(pair[0]), str(pair[1])), [str(x) for x in labels], info.get("feature_spec"), folder)
