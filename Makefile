@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo real test bench clean-demo chromium
+.PHONY: setup demo real test lint bench clean-demo chromium
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config.demo.yaml
+	$(BIN)/snakemake --cores $(CORES) --set-threads train_expert=1 --configfile config.demo.yaml
 
 # Real data (issue 10): Twitter-2017 + MNRE v2 with real Wikipedia text, about 75 min on 2 cores.
 # Experts run one thread each, two side by side: a small encoder uses 2 cores better that way.
@@ -31,8 +31,16 @@ real: setup
 	  echo "  (expected twitter2017/, mnre/, wiki/, wiki_vital/ as in shared/data; set MORE_IE_SHARED_DATA)"; exit 2; }
 	$(BIN)/snakemake --cores $(CORES) --set-threads train_expert=1 --configfile config.real.yaml
 
-test: setup chromium
+test: setup chromium lint
 	$(BIN)/python -m pytest -q
+
+# Lint (part of `make test`): ruff (check + format), snakefmt, and Snakemake's own lint on both configs.
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --configfile config.yaml > /dev/null
+	$(BIN)/snakemake --lint --configfile config.demo.yaml > /dev/null
 
 # The report test renders the Snakemake report in Debian's headless Chromium.
 chromium:

@@ -2,6 +2,7 @@
 # Stages live in workflow/rules/ (one file per stage); helpers and config validation in common.smk.
 # Paper setup: `snakemake --cores 8`; offline demo: see README.md.
 
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
@@ -14,6 +15,6 @@ include: "workflow/rules/predict.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -10,6 +10,7 @@ RSS are measured per command, start-up included. Prints pages/s, MB/s per core a
 
     python bench/corpus_bench.py [--dump PATH] [--repeat 10] [--pages-per-stream 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DUMP = REPO.parent / "shared/data/wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+DEFAULT_DUMP = (
+    REPO.parent / "shared/data/wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+)
 PY = sys.executable
 MEASURE = (
     "import json, resource, subprocess, sys, time\n"
-    "t = time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "t = time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"  # noqa: E501
     "wall = time.perf_counter() - t; r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "print(json.dumps({'wall': wall, 'cpu': r.ru_utime + r.ru_stime, 'rss_mb': r.ru_maxrss / 1024}))\n"
 )
@@ -75,7 +78,9 @@ def write_single_stream(parts: tuple[str, list[str], str], out_dir: Path) -> Pat
     return path
 
 
-def write_multistream(parts: tuple[str, list[str], str], out_dir: Path, pages_per_stream: int) -> tuple[Path, Path]:
+def write_multistream(
+    parts: tuple[str, list[str], str], out_dir: Path, pages_per_stream: int
+) -> tuple[Path, Path]:
     """Re-compress the pages in the multistream layout (header, N pages per stream, footer)."""
     header_xml, pages, footer = parts
     data = out_dir / "sample-multistream.xml.bz2"
@@ -103,13 +108,40 @@ def ours(dump: Path, index: Path | None, shards: int, work: Path) -> dict:
     idx = ["--index", str(index)] if index else []
     shard_files = [str(work / f"shard{k}.parquet") for k in range(shards)]
     parse = measure_parallel(
-        [cli + ["corpus-shard", "--source", str(dump), *idx, "--shard", str(k), "--shards", str(shards), "--out", shard_files[k]]
-         for k in range(shards)]
+        [
+            cli
+            + [
+                "corpus-shard",
+                "--source",
+                str(dump),
+                *idx,
+                "--shard",
+                str(k),
+                "--shards",
+                str(shards),
+                "--out",
+                shard_files[k],
+            ]
+            for k in range(shards)
+        ]
     )
     redirects = measure(cli + ["redirects", "--out", str(work / "redirects.parquet"), *shard_files])
     text_kc = measure_parallel(
-        [cli + ["text-kc", "--shard-file", shard_files[k], "--redirects", str(work / "redirects.parquet"),
-                "--shard", str(k), "--out", str(work / f"kc{k}.parquet")] for k in range(shards)]
+        [
+            cli
+            + [
+                "text-kc",
+                "--shard-file",
+                shard_files[k],
+                "--redirects",
+                str(work / "redirects.parquet"),
+                "--shard",
+                str(k),
+                "--out",
+                str(work / f"kc{k}.parquet"),
+            ]
+            for k in range(shards)
+        ]
     )
     import pyarrow.parquet as pq
 
@@ -128,7 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dump", type=Path, default=DEFAULT_DUMP)
     parser.add_argument("--pages-per-stream", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=10, help="repeat the sample's pages to amortize start-up")
+    parser.add_argument(
+        "--repeat", type=int, default=10, help="repeat the sample's pages to amortize start-up"
+    )
     args = parser.parse_args()
     if not args.dump.exists():
         sys.exit(f"{args.dump} not found (it lives in ../shared/data/wiki)")
@@ -141,26 +175,58 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         dump = write_single_stream(parts, work)
-        wx = measure([PY, "-m", "wikiextractor.WikiExtractor", "--no-templates", "--json", "-l",
-                      "--processes", "1", "-q", "-o", str(work / "wx"), str(dump)])
+        wx = measure(
+            [
+                PY,
+                "-m",
+                "wikiextractor.WikiExtractor",
+                "--no-templates",
+                "--json",
+                "-l",
+                "--processes",
+                "1",
+                "-q",
+                "-o",
+                str(work / "wx"),
+                str(dump),
+            ]
+        )
         (work / "one").mkdir()
         one = ours(dump, None, 1, work / "one")
         ms_dump, ms_index = write_multistream(parts, work, args.pages_per_stream)
         (work / "two").mkdir()
         two = ours(ms_dump, ms_index, 2, work / "two")
 
-    rows = [("wikiextractor (1 process)", wx), ("more_ie, 1 shard", one), ("more_ie, 2 shards / 2 cores", two)]
-    print(f"input: {args.dump.name} x{args.repeat}: {pages} pages, {xml_mb:.1f} MB of XML; cores: {os.cpu_count()}")
-    print(f"{'run':32} {'wall s':>7} {'cpu s':>7} {'pages/s':>8} {'pages/cpu-s':>12} {'MB/cpu-s':>9} {'peak RSS MB':>12}")
+    rows = [
+        ("wikiextractor (1 process)", wx),
+        ("more_ie, 1 shard", one),
+        ("more_ie, 2 shards / 2 cores", two),
+    ]
+    print(
+        f"input: {args.dump.name} x{args.repeat}: {pages} pages, {xml_mb:.1f} MB of XML; cores: {os.cpu_count()}"
+    )
+    print(
+        f"{'run':32} {'wall s':>7} {'cpu s':>7} {'pages/s':>8} {'pages/cpu-s':>12} {'MB/cpu-s':>9} {'peak RSS MB':>12}"
+    )
     for name, r in rows:
-        print(f"{name:32} {r['wall']:7.2f} {r['cpu']:7.2f} {pages / r['wall']:8.1f} {pages / r['cpu']:12.1f} "
-              f"{xml_mb / r['cpu']:9.2f} {r['rss_mb']:12.0f}")
+        print(
+            f"{name:32} {r['wall']:7.2f} {r['cpu']:7.2f} {pages / r['wall']:8.1f} {pages / r['cpu']:12.1f} "
+            f"{xml_mb / r['cpu']:9.2f} {r['rss_mb']:12.0f}"
+        )
     print(f"more_ie sentences in the text KC: {one['sentences']} (1 shard) / {two['sentences']} (2 shards)")
-    print(f"ratio pages/s, 1 shard vs wikiextractor:          {(pages / one['wall']) / (pages / wx['wall']):.2f}x")
-    print(f"ratio pages/cpu-s, 1 shard vs wikiextractor:      {(pages / one['cpu']) / (pages / wx['cpu']):.2f}x")
-    print(f"ratio pages/s, 2 shards/2 cores vs wikiextractor: {(pages / two['wall']) / (pages / wx['wall']):.2f}x")
-    print(f"ratio 2 shards/2 cores pages/s vs wikiextractor pages/cpu-s (per core): "
-          f"{(pages / two['wall']) / (pages / wx['cpu']):.2f}x")
+    print(
+        f"ratio pages/s, 1 shard vs wikiextractor:          {(pages / one['wall']) / (pages / wx['wall']):.2f}x"
+    )
+    print(
+        f"ratio pages/cpu-s, 1 shard vs wikiextractor:      {(pages / one['cpu']) / (pages / wx['cpu']):.2f}x"
+    )
+    print(
+        f"ratio pages/s, 2 shards/2 cores vs wikiextractor: {(pages / two['wall']) / (pages / wx['wall']):.2f}x"
+    )
+    print(
+        f"ratio 2 shards/2 cores pages/s vs wikiextractor pages/cpu-s (per core): "
+        f"{(pages / two['wall']) / (pages / wx['cpu']):.2f}x"
+    )
     print(f"speed-up of 2 shards over 1 shard (wall):         {one['wall'] / two['wall']:.2f}x")
 
 

@@ -8,6 +8,7 @@ and prints test F1 side by side, training sentences/s, and inference sentences/s
 
     python bench/experts_bench.py [--epochs 2] [--max-subtokens 128] [--skip text]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,16 @@ def text_retrieval(work: Path, splits: dict[str, Path], threads: int) -> dict[st
 
     kc_dir = work / "kc"
     kc_dir.mkdir()
-    build_docs_shard(DATA / "wiki_vital" / "summaries_en-us.json", 0, 1, work / "s0.parquet", DocFields(text="extract"))
-    build_dump_shard(DATA / "wiki" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2", None, 0, 1,
-                     work / "s1.parquet")
+    build_docs_shard(
+        DATA / "wiki_vital" / "summaries_en-us.json", 0, 1, work / "s0.parquet", DocFields(text="extract")
+    )
+    build_dump_shard(
+        DATA / "wiki" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
+        None,
+        0,
+        1,
+        work / "s1.parquet",
+    )
     build_redirects([work / "s0.parquet", work / "s1.parquet"], work / "redirects.parquet")
     for k in range(2):
         build_text_kc(work / f"s{k}.parquet", work / "redirects.parquet", k, kc_dir / f"{k:05d}.parquet")
@@ -61,7 +69,9 @@ def text_retrieval(work: Path, splits: dict[str, Path], threads: int) -> dict[st
     return out
 
 
-def inference_rates(trainer: ExpertTrainer, model_dir: Path, split: Path, retrieval: Path | None) -> tuple[float, float]:
+def inference_rates(
+    trainer: ExpertTrainer, model_dir: Path, split: Path, retrieval: Path | None
+) -> tuple[float, float]:
     from more_ie.experts.model import Expert
 
     model, _ = Expert.load(model_dir)
@@ -97,8 +107,17 @@ def main() -> None:
         sys.exit(f"{DATA} not found")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    cfg = TrainConfig(encoder=ENCODER, max_subtokens=args.max_subtokens, lr=args.lr, head_lr=args.head_lr,
-                      batch_size=args.batch_size, epochs=args.epochs, seed=1, device="cpu", log_every=50)
+    cfg = TrainConfig(
+        encoder=ENCODER,
+        max_subtokens=args.max_subtokens,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=1,
+        device="cpu",
+        log_every=50,
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -107,31 +126,74 @@ def main() -> None:
             trainer = ExpertTrainer("ner", "none", cfg)
             m = trainer.run(splits, {}, work / "crf")
             batched, single = inference_rates(trainer, work / "crf" / "model", splits["test"], None)
-            rows.append(("CRF expert, view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
-                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
-            print(f"marginal argmax F1 {m['test']['marginal_argmax_micro']['f1']:.4f} vs Viterbi {m['test']['micro']['f1']:.4f}")
+            rows.append(
+                (
+                    "CRF expert, view none",
+                    m["dev"]["micro"]["f1"],
+                    m["test"]["micro"]["f1"],
+                    sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
+                    batched,
+                    single,
+                )
+            )
+            print(
+                f"marginal argmax F1 {m['test']['marginal_argmax_micro']['f1']:.4f} vs Viterbi {m['test']['micro']['f1']:.4f}"  # noqa: E501
+            )
         if "softmax" not in args.skip:  # the same trainer, encoder and recipe, with a softmax head
-            m = ExpertTrainer("ner", "none", dataclasses.replace(cfg, use_crf=False)).run(splits, {}, work / "softmax")
-            rows.append(("softmax tagger (use_crf: false), view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
-                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), None, None))
+            m = ExpertTrainer("ner", "none", dataclasses.replace(cfg, use_crf=False)).run(
+                splits, {}, work / "softmax"
+            )
+            rows.append(
+                (
+                    "softmax tagger (use_crf: false), view none",
+                    m["dev"]["micro"]["f1"],
+                    m["test"]["micro"]["f1"],
+                    sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
+                    None,
+                    None,
+                )
+            )
         if "text" not in args.skip:
             retrieval = text_retrieval(work, splits, args.threads)
             trainer = ExpertTrainer("ner", "text", cfg)
             m = trainer.run(splits, retrieval, work / "text")
-            batched, single = inference_rates(trainer, work / "text" / "model", splits["test"], retrieval["test"])
-            rows.append(("CRF expert, view text (wiki_vital+dump KC)", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
-                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]), batched, single))
+            batched, single = inference_rates(
+                trainer, work / "text" / "model", splits["test"], retrieval["test"]
+            )
+            rows.append(
+                (
+                    "CRF expert, view text (wiki_vital+dump KC)",
+                    m["dev"]["micro"]["f1"],
+                    m["test"]["micro"]["f1"],
+                    sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
+                    batched,
+                    single,
+                )
+            )
         if "mnre" not in args.skip:
             m = mnre_baseline(work, cfg)
-            rows.append(("MNRE: RE expert (PURE), view none", m["dev"]["micro"]["f1"], m["test"]["micro"]["f1"],
-                         sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
-                         m["test"]["inference_sentences_per_s"], None))
-    print(f"\nTwitter-2017 (MNRE last row), encoder {ENCODER}, {args.epochs} epochs, lr {args.lr}, head lr {args.head_lr}, batch "
-          f"{args.batch_size}, max {args.max_subtokens} subtokens, CPU x{args.threads} ({os.cpu_count()} cores)")
-    print(f"{'model':46} {'dev F1':>7} {'test F1':>7} {'train s/s':>9} {'infer b32 s/s':>13} {'infer b1 s/s':>12}")
+            rows.append(
+                (
+                    "MNRE: RE expert (PURE), view none",
+                    m["dev"]["micro"]["f1"],
+                    m["test"]["micro"]["f1"],
+                    sum(h["train_sentences_per_s"] for h in m["history"]) / len(m["history"]),
+                    m["test"]["inference_sentences_per_s"],
+                    None,
+                )
+            )
+    print(
+        f"\nTwitter-2017 (MNRE last row), encoder {ENCODER}, {args.epochs} epochs, lr {args.lr}, head lr {args.head_lr}, batch "  # noqa: E501
+        f"{args.batch_size}, max {args.max_subtokens} subtokens, CPU x{args.threads} ({os.cpu_count()} cores)"
+    )
+    print(
+        f"{'model':46} {'dev F1':>7} {'test F1':>7} {'train s/s':>9} {'infer b32 s/s':>13} {'infer b1 s/s':>12}"
+    )
     for name, dev, test, train, batched, single in rows:
         fmt = lambda v: f"{v:.1f}" if v is not None else "-"  # noqa: E731
-        print(f"{name:46} {100 * dev:7.2f} {100 * test:7.2f} {train:9.1f} {fmt(batched):>13} {fmt(single):>12}")
+        print(
+            f"{name:46} {100 * dev:7.2f} {100 * test:7.2f} {train:9.1f} {fmt(batched):>13} {fmt(single):>12}"
+        )
 
 
 if __name__ == "__main__":

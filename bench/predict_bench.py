@@ -13,6 +13,7 @@ For full MoRe (retrieval + both experts + gate) and for the retrieval-free path 
 One-at-a-time runs on ``--single-posts`` posts (default: all of ``--posts``), since it is slow.
 The machine's load average is printed before and after: other jobs on the same cores slow both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,14 +76,23 @@ def measure(model: MoRe, posts: list[Post], gold: list, batch_size: int, single_
 
     def shares(t: Timings) -> dict:
         total = t.retrieval + t.experts + t.gate + t.decode
-        return {k: round(100 * getattr(t, k) / max(total, 1e-9), 1) for k in ("retrieval", "experts", "gate", "decode")}
+        return {
+            k: round(100 * getattr(t, k) / max(total, 1e-9), 1)
+            for k in ("retrieval", "experts", "gate", "decode")
+        }
 
-    return {"mode": model.mode, "experts": [r.name for r in model.experts], "posts": len(posts),
-            "f1": round(f1(model, records, gold), 4),
-            "batched_posts_per_s": round(len(posts) / batched_s, 2), "batched_shares_pct": shares(batched),
-            "single_posts": single_posts, "single_posts_per_s": round(single_posts / single_s, 2),
-            "single_shares_pct": shares(single),
-            "speedup": round((len(posts) / batched_s) / (single_posts / single_s), 2)}
+    return {
+        "mode": model.mode,
+        "experts": [r.name for r in model.experts],
+        "posts": len(posts),
+        "f1": round(f1(model, records, gold), 4),
+        "batched_posts_per_s": round(len(posts) / batched_s, 2),
+        "batched_shares_pct": shares(batched),
+        "single_posts": single_posts,
+        "single_posts_per_s": round(single_posts / single_s, 2),
+        "single_shares_pct": shares(single),
+        "speedup": round((len(posts) / batched_s) / (single_posts / single_s), 2),
+    }
 
 
 def main() -> None:
@@ -101,23 +111,39 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     results = []
-    for no_retrieval in ([True] if args.skip_full else [False, True]):
-        model = MoRe.load(args.run_dir, args.dataset, variant=args.variant, mixing=args.mixing,
-                          no_retrieval=no_retrieval, device="cpu", threads=args.threads)
+    for no_retrieval in [True] if args.skip_full else [False, True]:
+        model = MoRe.load(
+            args.run_dir,
+            args.dataset,
+            variant=args.variant,
+            mixing=args.mixing,
+            no_retrieval=no_retrieval,
+            device="cpu",
+            threads=args.threads,
+        )
         posts, gold = test_posts(model, args.posts)
         results.append(measure(model, posts, gold, args.batch_size, args.single_posts or len(posts)))
         print(json.dumps(results[-1]), flush=True)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": args.threads,
-               "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": args.threads,
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+    }
     print(json.dumps({"machine": machine}))
-    print("\n| path | experts | posts | F1 | batched posts/s | one-at-a-time posts/s | speed-up | "
-          "batched time: retrieval / experts / gate / decode % |")
+    print(
+        "\n| path | experts | posts | F1 | batched posts/s | one-at-a-time posts/s | speed-up | "
+        "batched time: retrieval / experts / gate / decode % |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         s = r["batched_shares_pct"]
-        print(f"| {r['mode']} | {' + '.join(r['experts'])} | {r['posts']} | {100 * r['f1']:.2f} | "
-              f"{r['batched_posts_per_s']} | {r['single_posts_per_s']} ({r['single_posts']} posts) | {r['speedup']}x | "
-              f"{s['retrieval']} / {s['experts']} / {s['gate']} / {s['decode']} |")
+        print(
+            f"| {r['mode']} | {' + '.join(r['experts'])} | {r['posts']} | {100 * r['f1']:.2f} | "
+            f"{r['batched_posts_per_s']} | {r['single_posts_per_s']} ({r['single_posts']} posts) | {r['speedup']}x | "
+            f"{s['retrieval']} / {s['experts']} / {s['gate']} / {s['decode']} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "machine": machine}, indent=2))
 

@@ -10,6 +10,7 @@ the paper's one-at-a-time setting, plus what that gives for Twitter-2017 + MNRE.
 
     python bench/retrieval_bench.py [--sentences 1000000] [--queries 2000] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,17 @@ def write_big_kc(pairs: list[tuple[str, str]], n: int, path: Path) -> None:
             copy = row // len(pairs)
             if copy:  # keep documents distinct, as 200M real sentences would be
                 sentence = f"{sentence} copy{copy}"
-            writer.append({"kc_id": kc_id(0, row), "page_id": row % 100_000, "title": "t", "section": "",
-                           "paragraph_idx": 0, "sentence": sentence, "paragraph": paragraph})
+            writer.append(
+                {
+                    "kc_id": kc_id(0, row),
+                    "page_id": row % 100_000,
+                    "title": "t",
+                    "section": "",
+                    "paragraph_idx": 0,
+                    "sentence": sentence,
+                    "paragraph": paragraph,
+                }
+            )
 
 
 def dataset_queries() -> list[str]:
@@ -97,9 +107,17 @@ def bench_bm25(args: argparse.Namespace, work: Path) -> dict:
     start = time.perf_counter()
     par.search(queries)
     t_par = time.perf_counter() - start
-    return {"real_sentences": len(pairs), "kc_sentences": args.sentences, "kc_write_s": t_kc, "index_s": t_index,
-            "index_mb": size_mb, "queries": len(queries), "all_dataset_queries": len(all_queries),
-            "seq_qps": len(queries) / t_seq, "batch_qps": len(queries) / t_par}
+    return {
+        "real_sentences": len(pairs),
+        "kc_sentences": args.sentences,
+        "kc_write_s": t_kc,
+        "index_s": t_index,
+        "index_mb": size_mb,
+        "queries": len(queries),
+        "all_dataset_queries": len(all_queries),
+        "seq_qps": len(queries) / t_seq,
+        "batch_qps": len(queries) / t_par,
+    }
 
 
 def bench_clip(args: argparse.Namespace) -> dict:
@@ -121,8 +139,14 @@ def bench_clip(args: argparse.Namespace) -> dict:
     for _ in encoder.encode_image_files(paths, batch_size=args.clip_batch, workers=args.threads):
         pass
     t_batch = time.perf_counter() - start
-    return {"images": len(paths), "torch_threads": torch.get_num_threads(), "batch1_ips": len(paths) / t_one,
-            "batched_ips": len(paths) / t_batch, "batch_size": args.clip_batch, "workers": args.threads}
+    return {
+        "images": len(paths),
+        "torch_threads": torch.get_num_threads(),
+        "batch1_ips": len(paths) / t_one,
+        "batched_ips": len(paths) / t_batch,
+        "batch_size": args.clip_batch,
+        "workers": args.threads,
+    }
 
 
 def bench_faiss(args: argparse.Namespace) -> dict:
@@ -164,23 +188,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if "bm25" not in args.skip:
             r = bench_bm25(args, Path(tmp))
-            print(f"BM25: KC of {r['kc_sentences']:,} sentences ({r['real_sentences']:,} real, repeated); "
-                  f"index built in {r['index_s']:.0f}s, {r['index_mb']:.0f} MB")
-            print(f"BM25: {r['queries']} real queries: sequential {r['seq_qps']:.0f} q/s, batch_search "
-                  f"{args.threads} threads {r['batch_qps']:.0f} q/s, ratio {r['batch_qps'] / r['seq_qps']:.2f}x "
-                  f"(paper: 64.6 q/s with Elasticsearch over 200M)")
-            print(f"BM25: all {r['all_dataset_queries']:,} Twitter-2017 + MNRE sentences would take "
-                  f"{r['all_dataset_queries'] / r['batch_qps']:.0f}s")
+            print(
+                f"BM25: KC of {r['kc_sentences']:,} sentences ({r['real_sentences']:,} real, repeated); "
+                f"index built in {r['index_s']:.0f}s, {r['index_mb']:.0f} MB"
+            )
+            print(
+                f"BM25: {r['queries']} real queries: sequential {r['seq_qps']:.0f} q/s, batch_search "
+                f"{args.threads} threads {r['batch_qps']:.0f} q/s, ratio {r['batch_qps'] / r['seq_qps']:.2f}x "
+                f"(paper: 64.6 q/s with Elasticsearch over 200M)"
+            )
+            print(
+                f"BM25: all {r['all_dataset_queries']:,} Twitter-2017 + MNRE sentences would take "
+                f"{r['all_dataset_queries'] / r['batch_qps']:.0f}s"
+            )
     if "clip" not in args.skip:
         r = bench_clip(args)
-        print(f"CLIP ViT-B-32: {r['images']} images, batch 1 {r['batch1_ips']:.1f} img/s, batch {r['batch_size']} "
-              f"with {r['workers']} decoding workers {r['batched_ips']:.1f} img/s, ratio "
-              f"{r['batched_ips'] / r['batch1_ips']:.2f}x (paper: 6.4/s for CLIP features, V100, batch 1)")
+        print(
+            f"CLIP ViT-B-32: {r['images']} images, batch 1 {r['batch1_ips']:.1f} img/s, batch {r['batch_size']} "
+            f"with {r['workers']} decoding workers {r['batched_ips']:.1f} img/s, ratio "
+            f"{r['batched_ips'] / r['batch1_ips']:.2f}x (paper: 6.4/s for CLIP features, V100, batch 1)"
+        )
     if "faiss" not in args.skip:
         r = bench_faiss(args)
-        print(f"Faiss Flat IP over {r['vectors']:,} x {r['dim']}: one query at a time {r['one_qps']:.0f} q/s, "
-              f"batched {r['batched_qps']:.0f} q/s, ratio {r['batched_qps'] / r['one_qps']:.1f}x "
-              f"(paper: 650/s image retrieval)")
+        print(
+            f"Faiss Flat IP over {r['vectors']:,} x {r['dim']}: one query at a time {r['one_qps']:.0f} q/s, "
+            f"batched {r['batched_qps']:.0f} q/s, ratio {r['batched_qps'] / r['one_qps']:.1f}x "
+            f"(paper: 650/s image retrieval)"
+        )
 
 
 if __name__ == "__main__":

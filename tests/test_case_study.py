@@ -1,5 +1,6 @@
 """The case-study page: built from a trained run's test posts, rendered in headless Chromium, and
 part of the whole DAG (so `snakemake --report` links it)."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,7 +15,11 @@ from test_predict import NER_LABELS, toy_run  # noqa: F401  (the session fixture
 pytest.importorskip("pyserini")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TEST_POSTS = [
-    (["Ada", "Lovelace", "was", "born", "in", "Brimholt"], ["B-PER", "I-PER", "O", "O", "O", "B-LOC"], "p0.jpg"),
+    (
+        ["Ada", "Lovelace", "was", "born", "in", "Brimholt"],
+        ["B-PER", "I-PER", "O", "O", "O", "B-LOC"],
+        "p0.jpg",
+    ),
     (["Kevin", "Durant", "joined", "the", "Warriors"], ["B-PER", "I-PER", "O", "O", "O"], None),
     (["Lovelace"], ["B-PER"], "broken.jpg"),
     (["The", "river", "Vant"], ["O", "O", "B-LOC"], "p1.jpg"),
@@ -25,18 +30,37 @@ def _test_split(run: Path) -> None:
     from more_ie.datasets.readers import NER_SCHEMA
     from more_ie.utils import write_parquet
 
-    rows = [{"sample_id": i, "tokens": t, "image": img, "tags": tags} for i, (t, tags, img) in enumerate(TEST_POSTS)]
+    rows = [
+        {"sample_id": i, "tokens": t, "image": img, "tags": tags}
+        for i, (t, tags, img) in enumerate(TEST_POSTS)
+    ]
     write_parquet(pa.Table.from_pylist(rows, schema=NER_SCHEMA), run / "toy_ner" / "data" / "test.parquet")
 
 
 def _screenshot(page: Path, png: Path, profile: Path) -> None:
     assert CHROMIUM is not None
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1200,2400",
-         f"--screenshot={png}", page.as_uri()],
-        capture_output=True, text=True, timeout=180, check=True)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            f"--screenshot={png}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
 
 
 def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -52,7 +76,7 @@ def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_pa
     assert html.count("<td>MoE (moe)</td>") == 3 and html.count("<th>gold</th>") == 3
     assert html.count("<tr><th>label</th><th>O</th><th>B-LOC</th>") == 3 and html.count("<tr><th>g</th>") == 3
     # text-s1 (followed by the gate) tags every word B-PER: the gold LOC is missed, each word a wrong PER
-    assert "class=\"ent bad\"" in html and "ent gold miss" in html and "MoE wrong" in html
+    assert 'class="ent bad"' in html and "ent gold miss" in html and "MoE wrong" in html
     assert "random weights" in html  # the tiny CLIP's weights are random, and the page says so
     assert "data:image/png;base64," in html or "image: none" in html
     same = tmp_path / "again.html"
@@ -79,7 +103,9 @@ def test_case_study_page_renders_in_headless_chromium(toy_run: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_the_dag_writes_a_case_study_per_dataset_and_the_report_links_it(tiny_run: Path, tmp_path: Path) -> None:
+def test_the_dag_writes_a_case_study_per_dataset_and_the_report_links_it(
+    tiny_run: Path, tmp_path: Path
+) -> None:
     import sys
 
     from conftest import REPO
@@ -89,9 +115,25 @@ def test_the_dag_writes_a_case_study_per_dataset_and_the_report_links_it(tiny_ru
         assert html.count("<div class='post'>") >= 1 and "<th>gold</th>" in html
     report = tmp_path / "report.html"
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
-         "--configfile", str(tiny_run / "config.yaml"), "--cores", "1", "--report", str(report)],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tiny_run),
+            "--configfile",
+            str(tiny_run / "config.yaml"),
+            "--cores",
+            "1",
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     text = report.read_text()
     assert "case_study.html" in text and "Case study" in text

@@ -1,4 +1,5 @@
 """Config validation: defaults, and errors that name the key."""
+
 from __future__ import annotations
 
 import copy
@@ -11,7 +12,11 @@ from conftest import REPO
 from more_ie.config import ConfigError, check_local_path, load_config, validate_config
 
 MINIMAL = {"knowledge": {"kc": {"source": {"kind": "dump", "path": "x.xml"}}}}
-DATASET = {"task": "re", "format": "mnre_dict", "splits": {s: {"path": f"{s}.txt"} for s in ("train", "dev", "test")}}
+DATASET = {
+    "task": "re",
+    "format": "mnre_dict",
+    "splits": {s: {"path": f"{s}.txt"} for s in ("train", "dev", "test")},
+}
 
 
 def test_paper_config_holds_the_paper_setup() -> None:
@@ -44,23 +49,47 @@ def test_defaults_are_filled_inside_named_blocks() -> None:
         (lambda c: c["knowledge"]["kc"].update(shardz=2), r"knowledge\.kc: Additional properties.*'shardz'"),
         (lambda c: c["knowledge"]["kc"].update(shards="two"), r"knowledge\.kc\.shards: 'two' is not of type"),
         (lambda c: c.update(retrieval={"text": {"k": 0}}), r"retrieval\.text\.k: 0 is less than the minimum"),
-        (lambda c: c.update(experts={"views": ["none", "video"]}), r"experts\.views\.1: 'video' is not one of"),
-        (lambda c: c["knowledge"]["kc"]["source"].pop("path"), r"knowledge\.kc\.source: give a path or a url"),
-        (lambda c: c.update(retrieval={"text": {"kc": "nope"}}), r"retrieval\.text\.kc: 'nope' is not one of"),
+        (
+            lambda c: c.update(experts={"views": ["none", "video"]}),
+            r"experts\.views\.1: 'video' is not one of",
+        ),
+        (
+            lambda c: c["knowledge"]["kc"]["source"].pop("path"),
+            r"knowledge\.kc\.source: give a path or a url",
+        ),
+        (
+            lambda c: c.update(retrieval={"text": {"kc": "nope"}}),
+            r"retrieval\.text\.kc: 'nope' is not one of",
+        ),
         (lambda c: c.update(typo_block={}), r"Additional properties.*'typo_block'"),
         # draft-07 calls 2.0 an integer; range(2.0) then failed DAG building with a bare TypeError
-        (lambda c: c["knowledge"]["kc"].update(shards=2.0), r"knowledge\.kc\.shards: 2\.0 is not of type 'integer'"),
+        (
+            lambda c: c["knowledge"]["kc"].update(shards=2.0),
+            r"knowledge\.kc\.shards: 2\.0 is not of type 'integer'",
+        ),
         (lambda c: c.update(experts={"epochs": 2.0}), r"experts\.epochs: 2\.0 is not of type 'integer'"),
-        (lambda c: c.update(retrieval={"image": {"k": 3.0}}), r"retrieval\.image\.k: 3\.0 is not of type 'integer'"),
-        (lambda c: c.update(demo={"ner_sizes": [4, 4.0, 4]}), r"demo\.ner_sizes\.1: 4\.0 is not of type 'integer'"),
+        (
+            lambda c: c.update(retrieval={"image": {"k": 3.0}}),
+            r"retrieval\.image\.k: 3\.0 is not of type 'integer'",
+        ),
+        (
+            lambda c: c.update(demo={"ner_sizes": [4, 4.0, 4]}),
+            r"demo\.ner_sizes\.1: 4\.0 is not of type 'integer'",
+        ),
         (lambda c: c.update(experts={"epochs": True}), r"experts\.epochs: True is not of type 'integer'"),
         # a label_map value is an entity-type name, never shell text
-        (lambda c: c.update(datasets={"d": dict(DATASET, label_map={"OTHER": "MISC$(touch PWNED)"})}),
-         r"datasets\.d\.label_map\.OTHER: 'MISC\$\(touch PWNED\)' does not match"),
-        (lambda c: c.update(datasets={"d": dict(DATASET, label_map={"O THER": "MISC"})}),
-         r"datasets\.d\.label_map: 'O THER' does not match"),
-        (lambda c: c.update(datasets={"d": dict(DATASET, no_relation_labels=[])}),
-         r"datasets\.d\.no_relation_labels: \[\] (is too short|should be non-empty)"),
+        (
+            lambda c: c.update(datasets={"d": dict(DATASET, label_map={"OTHER": "MISC$(touch PWNED)"})}),
+            r"datasets\.d\.label_map\.OTHER: 'MISC\$\(touch PWNED\)' does not match",
+        ),
+        (
+            lambda c: c.update(datasets={"d": dict(DATASET, label_map={"O THER": "MISC"})}),
+            r"datasets\.d\.label_map: 'O THER' does not match",
+        ),
+        (
+            lambda c: c.update(datasets={"d": dict(DATASET, no_relation_labels=[])}),
+            r"datasets\.d\.no_relation_labels: \[\] (is too short|should be non-empty)",
+        ),
     ],
 )
 def test_errors_name_the_key(edit, message: str) -> None:
@@ -122,5 +151,7 @@ def test_variants_need_their_views_and_two_seeds() -> None:
     config = copy.deepcopy(MINIMAL)
     config["experts"] = {"views": ["none", "text"]}
     config["moe"] = {"variants": ["text+image"]}
-    with pytest.raises(ConfigError, match=r"moe\.variants: text\+image needs experts\.views to include \['image'\]"):
+    with pytest.raises(
+        ConfigError, match=r"moe\.variants: text\+image needs experts\.views to include \['image'\]"
+    ):
         validate_config(config)

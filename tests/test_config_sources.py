@@ -1,4 +1,5 @@
 """Config paths with environment variables, several sources in one KC, the real-data config."""
+
 from __future__ import annotations
 
 import copy
@@ -43,23 +44,42 @@ def test_extra_sources_get_defaults_and_are_validated() -> None:
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "twitter2017").exists(), reason=f"{SHARED_DATA} is absent")
-def test_real_config_plans_every_stage_with_shards_numbered_across_sources(monkeypatch: pytest.MonkeyPatch,
-                                                                          tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_real_config_plans_every_stage_with_shards_numbered_across_sources(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MORE_IE_SHARED_DATA", str(SHARED_DATA))
     config = load_config(REPO / "config.real.yaml")
     assert config["results_dir"] == "results/real"
     assert config["datasets"]["mnre"]["experts"]["max_train_samples"] > 0
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--dry-run", "--printshellcmds", "results/real/knowledge/realwiki/shards/00002.parquet",
-           "--configfile", str(REPO / "config.real.yaml")]
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**__import__("os").environ}, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--dry-run",
+        "--printshellcmds",
+        "results/real/knowledge/realwiki/shards/00002.parquet",
+        "--configfile",
+        str(REPO / "config.real.yaml"),
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env={**__import__("os").environ}, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     # shard 2 is the dump sample: shard 0 of 1 of the first extra source
     assert "--kind dump" in result.stdout and "--shard 0 --shards 1" in result.stdout, result.stdout[-2000:]
 
 
 def test_make_real_without_the_data_fails_with_a_clear_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = subprocess.run(["make", "-s", "real", f"MORE_IE_SHARED_DATA={tmp_path}", "VENV=.venv"], cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["make", "-s", "real", f"MORE_IE_SHARED_DATA={tmp_path}", "VENV=.venv"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode != 0
     assert "the real data is not at MORE_IE_SHARED_DATA=" in result.stdout + result.stderr

@@ -1,4 +1,5 @@
 """LinearChainCRF against brute-force enumeration of every label sequence."""
+
 from __future__ import annotations
 
 import itertools
@@ -194,7 +195,10 @@ def test_cuda_matches_cpu() -> None:
     gpu.constrain_bio(BIO)
     args = (emissions.cuda(), mask.cuda())
     assert torch.allclose(gpu.log_partition(*args).cpu(), crf.log_partition(emissions, mask), atol=1e-4)
-    assert torch.allclose(gpu.nll(*args[:1], tags.cuda(), args[1], reduction="none").cpu(),
-                          crf.nll(emissions, tags, mask, reduction="none"), atol=1e-4)
+    assert torch.allclose(
+        gpu.nll(*args[:1], tags.cuda(), args[1], reduction="none").cpu(),
+        crf.nll(emissions, tags, mask, reduction="none"),
+        atol=1e-4,
+    )
     assert torch.allclose(gpu.marginals(*args).cpu(), crf.marginals(emissions, mask), atol=1e-5)
     assert gpu.viterbi(*args) == crf.viterbi(emissions, mask)

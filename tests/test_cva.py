@@ -1,4 +1,5 @@
 """Cross-view alignment as in the authors' code: direction, stop-gradient, reduction and weight."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,7 +54,9 @@ def test_re_loss_is_the_unweighted_sum() -> None:
     kl = kl_sum_per_batch(p_ctx, p_alone, None)
     per_sample = [kl_sum_per_batch(p_ctx[i : i + 1], p_alone[i : i + 1], None).item() for i in range(2)]
     assert kl.item() == pytest.approx(sum(per_sample) / 2)  # a per-sample mean
-    loss = cva_loss("re", torch.tensor(1.0), torch.tensor(2.0), p_ctx, p_alone, None, 0.5)  # interpolation unused
+    loss = cva_loss(
+        "re", torch.tensor(1.0), torch.tensor(2.0), p_ctx, p_alone, None, 0.5
+    )  # interpolation unused
     assert loss.item() == pytest.approx(3.0 + kl.item())
 
 

@@ -1,4 +1,5 @@
 """Dataset readers: counts on the real data, the fixes they make, and errors that name the line."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -17,8 +18,10 @@ needs_mnre = pytest.mark.skipif(not MNRE.exists(), reason="../shared/data/mnre i
 
 
 @needs_twitter
-@pytest.mark.parametrize(("split", "tweets", "tokens", "entities"),
-                         [("train", 3373, 53007, 6049), ("valid", 723, 11309, 1324), ("test", 723, 11330, 1351)])
+@pytest.mark.parametrize(
+    ("split", "tweets", "tokens", "entities"),
+    [("train", 3373, 53007, 6049), ("valid", 723, 11309, 1324), ("test", 723, 11330, 1351)],
+)
 def test_twitter2017_counts_match_the_paper(split: str, tweets: int, tokens: int, entities: int) -> None:
     stats: Counter = Counter()
     samples = list(read_conll_imgid(TWITTER17 / f"{split}.txt", stats=stats))
@@ -31,22 +34,26 @@ def test_twitter2017_counts_match_the_paper(split: str, tweets: int, tokens: int
 
 @needs_twitter
 def test_invisible_tokens_are_kept_with_their_labels() -> None:
-    samples = [s for split in ("train", "valid", "test") for s in read_conll_imgid(TWITTER17 / f"{split}.txt")]
+    samples = [
+        s for split in ("train", "valid", "test") for s in read_conll_imgid(TWITTER17 / f"{split}.txt")
+    ]
     fe0f = [(s, i) for s in samples for i, t in enumerate(s.tokens) if t == "\ufe0f"]
     assert len(fe0f) == 142
     assert all(len(s.tokens) == len(s.tags) for s in samples)
 
 
 @needs_mnre
-@pytest.mark.parametrize(("name", "lines", "none"),
-                         [("mnre_train.txt", 12247, 7744), ("mnre_val .txt", 1624, 1000), ("mnre_test.txt", 1614, 974)])
+@pytest.mark.parametrize(
+    ("name", "lines", "none"),
+    [("mnre_train.txt", 12247, 7744), ("mnre_val .txt", 1624, 1000), ("mnre_test.txt", 1614, 974)],
+)
 def test_mnre_counts_match_the_paper(name: str, lines: int, none: int) -> None:
     samples = list(read_mnre(MNRE / name))
     assert len(samples) == lines
     assert sum(s.relation == "None" for s in samples) == none
     first = samples[0]
     if name == "mnre_train.txt":
-        assert first.tokens[first.head[0]:first.head[1]] == ["Circle", "Undone"]
+        assert first.tokens[first.head[0] : first.head[1]] == ["Circle", "Undone"]
         assert first.relation == "/misc/misc/part_of" and first.image == "twitter_19_31_16_6.jpg"
 
 
@@ -66,11 +73,14 @@ def test_conll_without_final_blank_line(tmp_path: Path) -> None:
     assert [s.tags for s in read_conll_imgid(path)] == [["B-PER", "I-PER"]]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("IMGID:1\nA\tB-PER\tX\n", r"x\.txt:2: expected 'token<TAB>tag'"),
-    ("IMGID:1\nA B-PER\n", r"x\.txt:2: expected"),
-    ("IMGID:1\nA\tQ-PER\n", r"x\.txt:2: tag 'Q-PER'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("IMGID:1\nA\tB-PER\tX\n", r"x\.txt:2: expected 'token<TAB>tag'"),
+        ("IMGID:1\nA B-PER\n", r"x\.txt:2: expected"),
+        ("IMGID:1\nA\tQ-PER\n", r"x\.txt:2: tag 'Q-PER'"),
+    ],
+)
 def test_malformed_conll_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "x.txt"
     path.write_text(text)
@@ -78,15 +88,20 @@ def test_malformed_conll_names_file_and_line(tmp_path: Path, text: str, message:
         list(read_conll_imgid(path))
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("{'token': ['a'], 'h': {'name': 'a', 'pos': [0, 1]}", r"m\.txt:2: not a Python dict literal"),
-    ("{'token': ['a', 'b'], 'h': {'name': 'a', 'pos': [0, 1]}, 't': {'name': 'b', 'pos': [1, 5]}, 'relation': 'None'}",
-     r"m\.txt:2: t\.pos \[1, 5\] is outside"),
-    ("{'token': ['a'], 'h': {}, 'relation': 'None'}", r"m\.txt:2: missing keys \['t'\]"),
-    ("__import__('os').system('echo pwned')", r"m\.txt:2: not a Python dict literal"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{'token': ['a'], 'h': {'name': 'a', 'pos': [0, 1]}", r"m\.txt:2: not a Python dict literal"),
+        (
+            "{'token': ['a', 'b'], 'h': {'name': 'a', 'pos': [0, 1]}, 't': {'name': 'b', 'pos': [1, 5]}, 'relation': 'None'}",  # noqa: E501
+            r"m\.txt:2: t\.pos \[1, 5\] is outside",
+        ),
+        ("{'token': ['a'], 'h': {}, 'relation': 'None'}", r"m\.txt:2: missing keys \['t'\]"),
+        ("__import__('os').system('echo pwned')", r"m\.txt:2: not a Python dict literal"),
+    ],
+)
 def test_malformed_mnre_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
-    good = "{'token': ['a', 'b'], 'h': {'name': 'a', 'pos': [0, 1]}, 't': {'name': 'b', 'pos': [1, 2]}, 'img_id': 'x.jpg', 'relation': 'None'}"
+    good = "{'token': ['a', 'b'], 'h': {'name': 'a', 'pos': [0, 1]}, 't': {'name': 'b', 'pos': [1, 2]}, 'img_id': 'x.jpg', 'relation': 'None'}"  # noqa: E501
     path = tmp_path / "m.txt"
     path.write_text(good + "\n" + line + "\n")
     with pytest.raises(DatasetError, match=message):
@@ -108,7 +123,9 @@ def test_normalized_split_and_missing_images(tmp_path: Path) -> None:
 
 
 # -- empty inputs ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("fmt", "text"), [("conll_imgid", ""), ("conll_imgid", "\n\n  \n"), ("mnre_dict", "")])
+@pytest.mark.parametrize(
+    ("fmt", "text"), [("conll_imgid", ""), ("conll_imgid", "\n\n  \n"), ("mnre_dict", "")]
+)
 def test_an_empty_split_file_is_an_error_naming_it(tmp_path: Path, fmt: str, text: str) -> None:
     path = tmp_path / "test.txt"
     path.write_text(text)
@@ -126,14 +143,20 @@ def test_a_split_without_samples_after_parsing_is_an_error(tmp_path: Path) -> No
 
 # -- the no-relation label -------------------------------------------------------------------
 def _mnre_line(relation: str, image: str = "x.jpg") -> str:
-    return (f"{{'token': ['a', 'b'], 'h': {{'name': 'a', 'pos': [0, 1]}}, 't': {{'name': 'b', 'pos': [1, 2]}}, "
-            f"'img_id': {image!r}, 'relation': {relation!r}}}")
+    return (
+        f"{{'token': ['a', 'b'], 'h': {{'name': 'a', 'pos': [0, 1]}}, 't': {{'name': 'b', 'pos': [1, 2]}}, "
+        f"'img_id': {image!r}, 'relation': {relation!r}}}"
+    )
 
 
 @pytest.mark.parametrize("spelling", ["None", "none", "NA", "no_relation", "NO_RELATION"])
-def test_no_relation_spellings_become_none(tmp_path: Path, spelling: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_relation_spellings_become_none(
+    tmp_path: Path, spelling: str, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "re.txt"
-    path.write_text("\n".join([_mnre_line(spelling), _mnre_line("/per/org/member_of"), _mnre_line(spelling)]) + "\n")
+    path.write_text(
+        "\n".join([_mnre_line(spelling), _mnre_line("/per/org/member_of"), _mnre_line(spelling)]) + "\n"
+    )
     with caplog.at_level("INFO"):
         stats = normalize_split(path, tmp_path / "re.parquet", "mnre_dict")
     table = pq.read_table(tmp_path / "re.parquet")
@@ -149,7 +172,10 @@ def test_no_relation_labels_are_configurable(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"re\.txt: no sample has a no-relation label"):
         normalize_split(path, tmp_path / "re.parquet", "mnre_dict")
     normalize_split(path, tmp_path / "re.parquet", "mnre_dict", no_relation_labels=["Other"])
-    assert pq.read_table(tmp_path / "re.parquet").column("relation").to_pylist() == ["None", "/per/org/member_of"]
+    assert pq.read_table(tmp_path / "re.parquet").column("relation").to_pylist() == [
+        "None",
+        "/per/org/member_of",
+    ]
 
 
 def test_scores_exclude_a_normalized_no_relation(tmp_path: Path) -> None:
@@ -180,8 +206,16 @@ def test_check_images_lists_missing_unsafe_and_undecodable_apart(tmp_path: Path)
     jpeg = (images / "good.jpg").read_bytes()
     (images / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
     (images / "link.jpg").symlink_to(tmp_path / "outside" / "secret.png")
-    names = ["good.jpg", "png_named.jpg", "text.jpg", "truncated.jpg", "absent.jpg", "../outside/secret.png",
-             "/etc/passwd", "link.jpg"]
+    names = [
+        "good.jpg",
+        "png_named.jpg",
+        "text.jpg",
+        "truncated.jpg",
+        "absent.jpg",
+        "../outside/secret.png",
+        "/etc/passwd",
+        "link.jpg",
+    ]
     src = tmp_path / "re.txt"
     src.write_text("\n".join(_mnre_line("None", n) for n in names) + "\n")
     normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
@@ -201,13 +235,26 @@ def test_check_images_command_writes_both_kinds(tmp_path: Path) -> None:
     src = tmp_path / "re.txt"
     src.write_text("\n".join([_mnre_line("None", "text.jpg"), _mnre_line("None", "../x.jpg")]) + "\n")
     normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
-    assert main(["check-images", "--images-dir", str(images), "--out", str(tmp_path / "m.tsv"),
-                 str(tmp_path / "re.parquet")]) == 0
+    assert (
+        main(
+            [
+                "check-images",
+                "--images-dir",
+                str(images),
+                "--out",
+                str(tmp_path / "m.tsv"),
+                str(tmp_path / "re.parquet"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "m.tsv").read_text() == "image\tproblem\n../x.jpg\tmissing\ntext.jpg\tundecodable\n"
 
 
 def test_readers_flag_image_names_outside_the_folder(tmp_path: Path) -> None:
     src = tmp_path / "re.txt"
-    src.write_text("\n".join([_mnre_line("None", "../../../../etc/passwd"), _mnre_line("None", "ok.jpg")]) + "\n")
+    src.write_text(
+        "\n".join([_mnre_line("None", "../../../../etc/passwd"), _mnre_line("None", "ok.jpg")]) + "\n"
+    )
     stats = normalize_split(src, tmp_path / "re.parquet", "mnre_dict")
     assert stats["unsafe_image_names"] == 1

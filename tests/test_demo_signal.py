@@ -1,6 +1,7 @@
 """The demo demonstrates: on the tiny CI run the planted knowledge lifts the retrieval experts above
 `none` and the MoE is no worse than average pooling; with the retrieval rows attached to the wrong
 samples, the same checks fail."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,8 +49,13 @@ def _shuffle_sample_ids(path: Path, out: Path, seed: int) -> None:
     ids = np.array(sorted(set(table["sample_id"].to_pylist())))
     rng = np.random.default_rng(seed)
     moved = dict(zip(ids.tolist(), np.roll(ids, 1 + rng.integers(len(ids) - 1)).tolist()))  # no fixed point
-    column = pa.array([moved[s] for s in table["sample_id"].to_pylist()], type=table.schema.field("sample_id").type)
-    write_parquet(table.set_column(table.schema.get_field_index("sample_id"), table.schema.field("sample_id"), column), out)
+    column = pa.array(
+        [moved[s] for s in table["sample_id"].to_pylist()], type=table.schema.field("sample_id").type
+    )
+    write_parquet(
+        table.set_column(table.schema.get_field_index("sample_id"), table.schema.field("sample_id"), column),
+        out,
+    )
 
 
 @pytest.mark.slow
@@ -61,13 +67,30 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
     (work / "results" / dataset / "retrieval").mkdir(parents=True)
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     shutil.copytree(tiny_run / "results" / dataset / "data", work / "results" / dataset / "data")
-    shutil.copytree(tiny_run / "results" / dataset / "experts" / "none-s1", work / "results" / dataset / "experts" / "none-s1")
+    shutil.copytree(
+        tiny_run / "results" / dataset / "experts" / "none-s1",
+        work / "results" / dataset / "experts" / "none-s1",
+    )
     for k, cache in enumerate(sorted((tiny_run / "results" / dataset / "retrieval").glob("*.parquet"))):
         _shuffle_sample_ids(cache, work / "results" / dataset / "retrieval" / cache.name, seed=k)
     targets = [f"results/{dataset}/experts/{view}-s1/metrics.json" for view in ("text", "image")]
     # Only train_expert may run: everything upstream is taken as it is, shuffled caches included.
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(work / "config.yaml"), "--cores", "2", "--allowed-rules", "train_expert", *targets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "2",
+        "--allowed-rules",
+        "train_expert",
+        *targets,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     failures = signal_failures(work / "results", dataset, CHECK, with_moe=False)

@@ -1,4 +1,5 @@
 """The demo world as the pipeline reads it, and the properties that make its knowledge decide."""
+
 from __future__ import annotations
 
 import bz2
@@ -17,8 +18,11 @@ SMALL = DemoScale(per_type=8, ner_sizes=(24, 12, 12), re_sizes=(24, 12, 12), pag
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +57,20 @@ def test_posts_leave_the_answer_to_the_knowledge(small: Path) -> None:
     entities = {e["name"]: e for e in truth["entities"]}
     nicknames = {e["nickname"] for e in truth["entities"]}
     # 1. No test entity is ever named in training posts: names cannot be memorised.
-    train_words = {w for line in (small / "mner" / "train.txt").read_text().splitlines() for w in line.split("\t")[:1]}
+    train_words = {
+        w for line in (small / "mner" / "train.txt").read_text().splitlines() for w in line.split("\t")[:1]
+    }
     test_names = {e["name"] for e in truth["entities"] if e["pool"] == "test"}
     assert test_names and not {w for n in test_names for w in n.split()} & train_words
     # 2. A post's words fit every type: no template that occurs four times or more shows only one type.
     types_by_template: dict[str, list[str]] = defaultdict(list)
     for split in ("train", "valid", "test"):
         for block in (small / "mner" / f"{split}.txt").read_text().strip().split("\n\n"):
-            rows = [r.split("\t") for r in block.splitlines()[1:] if not r.startswith(("RT\t", "@\t", "demo_news\t", ":\t"))]
+            rows = [
+                r.split("\t")
+                for r in block.splitlines()[1:]
+                if not r.startswith(("RT\t", "@\t", "demo_news\t", ":\t"))
+            ]
             template = re.sub(r"(X )+", "X ", " ".join("X" if tag != "O" else tok for tok, tag in rows) + " ")
             types_by_template[template] += [tag[2:] for _, tag in rows if tag.startswith("B-")]
     frequent = [set(types) for types in types_by_template.values() if len(types) >= 4]
@@ -68,11 +78,19 @@ def test_posts_leave_the_answer_to_the_knowledge(small: Path) -> None:
     # 3. Nicknames are in no article (only redirect titles), so text retrieval cannot resolve them.
     dump = bz2.decompress((small / "wiki" / XML_NAME).read_bytes()).decode()
     articles = re.findall(r"<text [^>]*>(.*?)</text>", dump, flags=re.S)
-    assert not any(nick in text for nick in nicknames for text in articles if not text.lstrip().lower().startswith("#redirect"))
+    assert not any(
+        nick in text
+        for nick in nicknames
+        for text in articles
+        if not text.lstrip().lower().startswith("#redirect")
+    )
     # 4. Each type's article states it, and every mode of post occurs in every split.
     assert all(re.search(f"'''{name}''' is a {e['kind']}\\.", dump) for name, e in entities.items())
-    assert all(set(modes) == {"both", "text", "image"} for task in truth["posts"].values() for modes in
-               [[p["mode"] for p in rows] for rows in task.values()])
+    assert all(
+        set(modes) == {"both", "text", "image"}
+        for task in truth["posts"].values()
+        for modes in [[p["mode"] for p in rows] for rows in task.values()]
+    )
 
 
 def test_a_scale_too_small_is_an_error(tmp_path: Path) -> None:

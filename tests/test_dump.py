@@ -1,4 +1,5 @@
 """Dump reading and sharding: the real sample, the demo multistream dump, and bad input."""
+
 from __future__ import annotations
 
 import bz2
@@ -17,7 +18,7 @@ def _page_xml(page_id: int, title: str, text: str, ns: int = 0, redirect: str | 
     redirect_el = f'<redirect title="{redirect}" />' if redirect else ""
     return (
         f"<page><title>{title}</title><ns>{ns}</ns><id>{page_id}</id>{redirect_el}"
-        f"<revision><id>{page_id * 10}</id><text xml:space=\"preserve\">{text}</text></revision></page>"
+        f'<revision><id>{page_id * 10}</id><text xml:space="preserve">{text}</text></revision></page>'
     )
 
 
@@ -41,7 +42,11 @@ def test_real_sample_page_counts() -> None:
     assert sum(p.ns == 0 for p in pages) == 205
     assert sum(p.ns == 0 and p.redirect is None for p in pages) == 106
     first = pages[0]
-    assert (first.page_id, first.title, first.redirect) == (10, "AccessibleComputing", "Computer accessibility")
+    assert (first.page_id, first.title, first.redirect) == (
+        10,
+        "AccessibleComputing",
+        "Computer accessibility",
+    )
 
 
 @needs_wiki_sample
@@ -60,7 +65,13 @@ def test_real_sample_modulo_shards_partition_the_pages() -> None:
 @pytest.mark.parametrize("schema", ["0.8", "0.9", "0.10", "0.11"])
 @pytest.mark.parametrize("compression", ["xml", "bz2"])
 def test_plain_and_bz2_dumps_of_every_schema(tmp_path: Path, schema: str, compression: str) -> None:
-    xml = _dump_xml([_page_xml(1, "Alpha", "Alpha is a letter."), _page_xml(2, "A", "#REDIRECT [[Alpha]]", redirect="Alpha")], schema)
+    xml = _dump_xml(
+        [
+            _page_xml(1, "Alpha", "Alpha is a letter."),
+            _page_xml(2, "A", "#REDIRECT [[Alpha]]", redirect="Alpha"),
+        ],
+        schema,
+    )
     path = tmp_path / f"dump.{compression}"
     path.write_bytes(bz2.compress(xml.encode()) if compression == "bz2" else xml.encode())
     pages = list(iter_pages(make_shard(path, None, 0, 1)))
@@ -68,7 +79,7 @@ def test_plain_and_bz2_dumps_of_every_schema(tmp_path: Path, schema: str, compre
 
 
 def test_empty_redirect_element_reads_target_from_text(tmp_path: Path) -> None:
-    page = '<page><title>B</title><ns>0</ns><id>3</id><redirect/><revision><text>#REDIRECT [[Beta|x]]</text></revision></page>'
+    page = "<page><title>B</title><ns>0</ns><id>3</id><redirect/><revision><text>#REDIRECT [[Beta|x]]</text></revision></page>"  # noqa: E501
     path = tmp_path / "old.xml"
     path.write_text(_dump_xml([page], "0.8"))
     assert next(iter_pages(make_shard(path, None, 0, 1))).redirect == "Beta"
@@ -115,7 +126,9 @@ def test_truncated_bz2_is_a_clear_error_and_leaves_no_output(tmp_path: Path) -> 
 
 
 def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
-    xml = _dump_xml([_page_xml(1, "Good", "fine"), "<page><title>Bad</title><ns>0</ns>\n<id>2</id><oops></page>"])
+    xml = _dump_xml(
+        [_page_xml(1, "Good", "fine"), "<page><title>Bad</title><ns>0</ns>\n<id>2</id><oops></page>"]
+    )
     path = tmp_path / "bad.xml"
     path.write_text(xml)
     out = tmp_path / "shard.parquet"

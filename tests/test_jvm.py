@@ -1,4 +1,5 @@
 """The two pyserini traps are handled inside the package (run in a fresh process: one JVM each)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Corpus shards and the two KCs: the real dump sample, the demo dump's sharding, and BYO documents."""
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,9 @@ def test_real_disambiguation_pages_are_flagged_and_left_out(real: Path) -> None:
 def test_real_image_references(real: Path) -> None:
     images = pq.read_table(real / "image_kc.parquet").to_pandas()
     lincoln = images[images.title == "Abraham Lincoln"]
-    assert ("Abraham_Lincoln_O-77_matte_collodion_print.jpg", "infobox") in set(zip(lincoln.file, lincoln.source))
+    assert ("Abraham_Lincoln_O-77_matte_collodion_print.jpg", "infobox") in set(
+        zip(lincoln.file, lincoln.source)
+    )
     assert set(images.source) == {"link", "gallery", "infobox"}
     assert not images.file.str.lower().str.endswith((".ogg", ".ogv", ".webm", ".pdf", ".djvu")).any()
     assert images.page_id.nunique() <= 82 + 6  # 82 pages with File/Image links, a few infobox-only
@@ -93,7 +96,9 @@ def test_real_image_references(real: Path) -> None:
     assert images[images.title == "Abortion"].query("source == 'infobox'").empty  # comment only
     row = lincoln.iloc[0]
     assert row.value.startswith("Abraham Lincoln. ")
-    assert re.fullmatch(r"https://upload\.wikimedia\.org/wikipedia/commons/thumb/[0-9a-f]/[0-9a-f]{2}/.+/320px-.+", row.url)
+    assert re.fullmatch(
+        r"https://upload\.wikimedia\.org/wikipedia/commons/thumb/[0-9a-f]/[0-9a-f]{2}/.+/320px-.+", row.url
+    )
 
 
 @needs_wiki_sample
@@ -106,8 +111,9 @@ def test_real_sentences_and_paragraphs(real: Path) -> None:
         "<e: Self-governance> self-governed </e> societies based on voluntary institutions."
     )
     assert first.section == "" and first.paragraph.startswith(first.sentence)
-    assert "Anarchism considers the <e: State_(polity)> state </e> to be undesirable, unnecessary, and harmful." in set(
-        anarchism.sentence
+    assert (
+        "Anarchism considers the <e: State_(polity)> state </e> to be undesirable, unnecessary, and harmful."
+        in set(anarchism.sentence)
     )
     assert kc.kc_id.is_unique and all(int(i) >> KC_ID_SHARD_BITS == 0 for i in kc.kc_id)
     assert all(sentence in paragraph for sentence, paragraph in zip(kc.sentence, kc.paragraph))
@@ -135,7 +141,12 @@ def test_real_anchors_are_resolved_through_redirects(real: Path) -> None:
 def test_demo_multistream_sharding_equals_single_pass(demo_world: Path, tmp_path: Path) -> None:
     dump, index = demo_world / "wiki" / XML_NAME, demo_world / "wiki" / INDEX_NAME
     rows = {}
-    for label, (idx, n) in {"single": (None, 1), "ms1": (index, 1), "ms3": (index, 3), "ms7": (index, 7)}.items():
+    for label, (idx, n) in {
+        "single": (None, 1),
+        "ms1": (index, 1),
+        "ms3": (index, 3),
+        "ms7": (index, 7),
+    }.items():
         out = tmp_path / label
         out.mkdir()
         built = _build(dump, idx, n, out)
@@ -172,9 +183,16 @@ def test_demo_dump_skips_and_counts_odd_pages(demo_world: Path, tmp_path: Path) 
 def test_jsonl_documents_feed_both_kcs(tmp_path: Path) -> None:
     docs = tmp_path / "docs.jsonl"
     docs.write_text(
-        json.dumps({"title": "Zorbl", "text": "Zorbl is a town. It has a port.\n\nHistory starts here.",
-                    "images": ["Zorbl port.jpg", "clip.ogg", "https://example.org/a/b.png"]}) + "\n"
-        + json.dumps({"title": "Quux", "text": "Quux is a river."}) + "\n"
+        json.dumps(
+            {
+                "title": "Zorbl",
+                "text": "Zorbl is a town. It has a port.\n\nHistory starts here.",
+                "images": ["Zorbl port.jpg", "clip.ogg", "https://example.org/a/b.png"],
+            }
+        )
+        + "\n"
+        + json.dumps({"title": "Quux", "text": "Quux is a river."})
+        + "\n"
     )
     shards = [tmp_path / f"s{k}.parquet" for k in range(2)]
     for k, shard in enumerate(shards):
@@ -191,12 +209,15 @@ def test_jsonl_documents_feed_both_kcs(tmp_path: Path) -> None:
     assert images.value.iloc[0].startswith("Zorbl. Zorbl is a town. It has a port.")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"title": "A", "text": "x"}\n{"title": "A", "text": "y"}\n', r"docs\.jsonl:2: duplicate title 'A'"),
-    ('{"title": "A", "text": "x"}\nnot json\n', r"docs\.jsonl:2: not a JSON object"),
-    ('{"text": "x"}\n', r"docs\.jsonl:1: missing or empty 'title'"),
-    ('{"title": "A", "text": "x", "images": "a.jpg"}\n', r"docs\.jsonl:1: 'images' must be a list"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"title": "A", "text": "x"}\n{"title": "A", "text": "y"}\n', r"docs\.jsonl:2: duplicate title 'A'"),
+        ('{"title": "A", "text": "x"}\nnot json\n', r"docs\.jsonl:2: not a JSON object"),
+        ('{"text": "x"}\n', r"docs\.jsonl:1: missing or empty 'title'"),
+        ('{"title": "A", "text": "x", "images": "a.jpg"}\n', r"docs\.jsonl:1: 'images' must be a list"),
+    ],
+)
 def test_bad_documents_name_the_line(tmp_path: Path, content: str, message: str) -> None:
     docs = tmp_path / "docs.jsonl"
     docs.write_text(content)
@@ -216,10 +237,14 @@ def test_wiki_vital_is_a_knowledge_source(tmp_path: Path) -> None:
 
 
 def test_hostile_file_names_cannot_escape_in_the_image_kc(tmp_path: Path) -> None:
-    text = ("Evil is a page. [[File:../../etc/passwd.png|thumb]] [[Image:..\\\\win.jpg]]\n"
-            "{{Infobox thing\n| image = ../../../root.jpg\n}}\n")
-    page = (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/"><page><title>Evil</title><ns>0</ns>'
-            f"<id>1</id><revision><text>{text}</text></revision></page></mediawiki>")
+    text = (
+        "Evil is a page. [[File:../../etc/passwd.png|thumb]] [[Image:..\\\\win.jpg]]\n"
+        "{{Infobox thing\n| image = ../../../root.jpg\n}}\n"
+    )
+    page = (
+        f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/"><page><title>Evil</title><ns>0</ns>'
+        f"<id>1</id><revision><text>{text}</text></revision></page></mediawiki>"
+    )
     (tmp_path / "d.xml").write_text(page)
     _build(tmp_path / "d.xml", None, 1, tmp_path)
     files = pq.read_table(tmp_path / "image_kc.parquet").column("file").to_pylist()

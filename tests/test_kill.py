@@ -7,6 +7,7 @@ must be byte-identical to the clean run's (Parquet; JSON but for measured speeds
 temporary may remain. What the test asserts does not depend on timing: wherever a kill lands, the
 outcome must be the same.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ TARGETS = [
 # appearing there triggers the kill). Two are a stage's temporary output appearing (the kill then
 # lands mid-write: corpus parsing, the BM25 merge), one is the training log (mid-training).
 KILL_AT = [
-    ("results/knowledge/demowiki/shards/00001.parquet", "results/knowledge/demowiki/shards",
-     r"^\.00001\.parquet\.[a-z0-9_]{8}\.tmp"),
+    (
+        "results/knowledge/demowiki/shards/00001.parquet",
+        "results/knowledge/demowiki/shards",
+        r"^\.00001\.parquet\.[a-z0-9_]{8}\.tmp",
+    ),
     ("results/index/demowiki/bm25", "results/index/demowiki", r"^\.bm25\.[a-z0-9_]{8}\.tmp$"),
     ("results/demo_mner/experts/none-s1/metrics.json", "results/logs/demo_mner/experts", r"^none-s1\.log$"),
 ]
@@ -79,13 +83,30 @@ def _content(path: Path) -> object:
 
 
 def _command(workdir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
 def _run(workdir: Path, *args: str) -> None:
-    process = subprocess.Popen(_command(workdir, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        _command(workdir, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=1500)
     finally:
@@ -140,8 +161,12 @@ def _appeared(folder: Path, pattern: re.Pattern[str], since: float) -> bool:
 def _start_and_kill(workdir: Path, folder: Path, pattern: re.Pattern[str], delay: float) -> bool:
     """Run the targets; SIGKILL everything ``delay`` s after a match appears. False if none did."""
     since = time.time() - 1  # file systems with coarse mtimes
-    process = subprocess.Popen(_command(workdir, "--rerun-incomplete", *TARGETS), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        _command(workdir, "--rerun-incomplete", *TARGETS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         while not _appeared(folder, pattern, since):
             if process.poll() is not None:
@@ -155,7 +180,9 @@ def _start_and_kill(workdir: Path, folder: Path, pattern: re.Pattern[str], delay
 
 
 def _temporaries(workdir: Path) -> list[str]:
-    return sorted(str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if TEMPORARY.match(p.name))
+    return sorted(
+        str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if TEMPORARY.match(p.name)
+    )
 
 
 def test_kill_9_at_seeded_points_then_rerun_gives_the_clean_results(

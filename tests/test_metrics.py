@@ -1,4 +1,5 @@
 """Span decoding and NER / RE scores: hand-worked cases, and agreement with seqeval."""
+
 from __future__ import annotations
 
 import random
@@ -130,8 +131,11 @@ def _assert_equal_to_seqeval(gold: list[list[str]], pred: list[list[str]]) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # seqeval's UndefinedMetricWarning on empty labels
         report = seqeval_metrics.classification_report(gold, pred, output_dict=True)
-        expected = (seqeval_metrics.precision_score(gold, pred), seqeval_metrics.recall_score(gold, pred),
-                    seqeval_metrics.f1_score(gold, pred))
+        expected = (
+            seqeval_metrics.precision_score(gold, pred),
+            seqeval_metrics.recall_score(gold, pred),
+            seqeval_metrics.f1_score(gold, pred),
+        )
     ours = ner_scores(gold, pred)
     micro = ours["micro"]
     assert (micro.precision, micro.recall, micro.f1) == pytest.approx(expected, abs=1e-9)
@@ -142,7 +146,8 @@ def _assert_equal_to_seqeval(gold: list[list[str]], pred: list[list[str]]) -> No
         p = ours["per_label"][label]
         row = report[label]
         assert (p.precision, p.recall, p.f1) == pytest.approx(
-            (row["precision"], row["recall"], row["f1-score"]), abs=1e-9), label
+            (row["precision"], row["recall"], row["f1-score"]), abs=1e-9
+        ), label
         assert p.n_gold == row["support"]
 
 
@@ -183,8 +188,14 @@ def test_entity_types() -> None:
 
 def test_re_scores_hand_worked() -> None:
     gold = ["/per/org/member_of", "None", "/per/per/peer", "/loc/loc/contain", "None", "/per/org/member_of"]
-    pred = ["/per/org/member_of", "/per/per/peer", "/per/per/peer", "None", "None",
-            "/per/loc/place_of_residence"]
+    pred = [
+        "/per/org/member_of",
+        "/per/per/peer",
+        "/per/per/peer",
+        "None",
+        "None",
+        "/per/loc/place_of_residence",
+    ]
     # correct non-None: #0 member_of, #2 peer                -> tp 2
     # predicted non-None: #0, #1, #2, #5                     -> 4  (#1 is a false alarm on a None pair)
     # gold non-None: #0, #2, #3, #5                          -> 4  (#3 missed as None)
@@ -194,8 +205,12 @@ def test_re_scores_hand_worked() -> None:
     assert _prf(scores["micro"]) == (0.5, 0.5, 0.5, 2, 4, 4)
 
     rel = scores["per_relation"]
-    assert list(rel) == ["/loc/loc/contain", "/per/loc/place_of_residence", "/per/org/member_of",
-                         "/per/per/peer"]
+    assert list(rel) == [
+        "/loc/loc/contain",
+        "/per/loc/place_of_residence",
+        "/per/org/member_of",
+        "/per/per/peer",
+    ]
     # member_of: tp 1, pred 1 (#0), gold 2 (#0, #5): P 1, R 1/2, F1 2*1*.5/1.5 = 2/3
     assert _prf(rel["/per/org/member_of"])[:2] == (1.0, 0.5)
     assert rel["/per/org/member_of"].f1 == pytest.approx(2 / 3, abs=1e-12)

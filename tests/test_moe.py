@@ -1,5 +1,6 @@
 """The gate: it learns which expert to trust, mixtures are distributions, one gate per seed pair,
 dev is reported on the held-out part only, and moe_f1.json keeps its schema."""
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,16 @@ def test_mixture_is_a_distribution() -> None:
 
 
 def test_variant_pairs_follow_the_contract() -> None:
-    assert variant_pairs("text+image", [1, 2, 3]) == [("text-s1", "image-s1"), ("text-s2", "image-s2"),
-                                                      ("text-s3", "image-s3")]
-    assert variant_pairs("text+text", [1, 2, 3]) == [("text-s1", "text-s2"), ("text-s2", "text-s3"),
-                                                     ("text-s3", "text-s1")]
+    assert variant_pairs("text+image", [1, 2, 3]) == [
+        ("text-s1", "image-s1"),
+        ("text-s2", "image-s2"),
+        ("text-s3", "image-s3"),
+    ]
+    assert variant_pairs("text+text", [1, 2, 3]) == [
+        ("text-s1", "text-s2"),
+        ("text-s2", "text-s3"),
+        ("text-s3", "text-s1"),
+    ]
     assert variant_pairs("text+none", [7]) == [("text-s7", "none-s7")]
     with pytest.raises(ValueError, match="text\\+text.*only \\[1\\]"):
         variant_pairs("text+text", [1])
@@ -65,7 +72,9 @@ def test_sentence_counts_sum_to_the_corpus_counts() -> None:
     counts = sentence_counts("ner", gold, pred).sum(0)
     micro = ner_scores(gold, pred)["micro"]
     assert counts.tolist() == [micro.tp, micro.n_pred, micro.n_gold]
-    re_counts = sentence_counts("re", ["None", "/per/org/x", "/per/org/x", "None"], ["a", "/per/org/x", "None", "None"])
+    re_counts = sentence_counts(
+        "re", ["None", "/per/org/x", "/per/org/x", "None"], ["a", "/per/org/x", "None", "None"]
+    )
     assert re_counts.sum(0).tolist() == [1, 2, 2]
 
 
@@ -86,29 +95,56 @@ def _fixture(tmp_path: Path, n: int, split: str, rng: np.random.Generator) -> tu
     rows, feats = [], []
     for i in range(n):
         length = int(rng.integers(3, 7))
-        rows.append({"sample_id": i, "tokens": ["w"] * length, "image": None,
-                     "tags": [LABELS[j] for j in rng.integers(0, 5, size=length)]})
+        rows.append(
+            {
+                "sample_id": i,
+                "tokens": ["w"] * length,
+                "image": None,
+                "tags": [LABELS[j] for j in rng.integers(0, 5, size=length)],
+            }
+        )
         image_like = i % 2 == 0
-        feats.append(np.array([1.0 if image_like else 0.0, 0.0 if image_like else 1.0, *rng.normal(0, 0.1, 4)],
-                              dtype=np.float32))
+        feats.append(
+            np.array(
+                [1.0 if image_like else 0.0, 0.0 if image_like else 1.0, *rng.normal(0, 0.1, 4)],
+                dtype=np.float32,
+            )
+        )
     folder = tmp_path / split
     folder.mkdir(exist_ok=True)
     write_parquet(pa.Table.from_pylist(rows, schema=NER_SCHEMA), folder / "data.parquet")
-    spec = {"text": "encoder:fixture", "text_dim": 2, "image": None, "image_dim": 0, "has_image": False, "dim": 6}
-    write_parquet(pa.table({"sample_id": list(range(n)), "features": feats}), folder / "features.parquet",
-                  metadata={"more_ie.gate_features": json.dumps(spec)})
+    spec = {
+        "text": "encoder:fixture",
+        "text_dim": 2,
+        "image": None,
+        "image_dim": 0,
+        "has_image": False,
+        "dim": 6,
+    }
+    write_parquet(
+        pa.table({"sample_id": list(range(n)), "features": feats}),
+        folder / "features.parquet",
+        metadata={"more_ie.gate_features": json.dumps(spec)},
+    )
     gold = [r["tags"] for r in rows]
     for view in ("none", "text", "image"):
         for seed in (1, 2):
             expert = tmp_path / f"{view}-s{seed}"
             expert.mkdir(exist_ok=True)
             # a few flipped samples per seed, so that seeds differ (a t-test needs some variance)
-            right = [((i % 2 == 1) if view == "text" else (i % 2 == 0)) != (rng.random() < 0.02)
-                     if view != "none" else rng.random() < 0.6 for i in range(n)]
+            right = [
+                ((i % 2 == 1) if view == "text" else (i % 2 == 0)) != (rng.random() < 0.02)
+                if view != "none"
+                else rng.random() < 0.6
+                for i in range(n)
+            ]
             dists = [_expert_dists(g, r, 0.8 - 0.05 * seed) for g, r in zip(gold, right)]
             viterbi = [[LABELS[int(np.argmax(row))] for row in d] for d in dists]
-            write_parquet(pa.table({"sample_id": list(range(n)), "marginals": dists, "viterbi": viterbi}),
-                          expert / f"{split}.marginals.parquet", metadata={"more_ie.labels": json.dumps(LABELS)})
+            write_parquet(
+                pa.table({"sample_id": list(range(n)), "marginals": dists, "viterbi": viterbi}),
+                expert / f"{split}.marginals.parquet",
+                metadata={"more_ie.labels": json.dumps(LABELS)},
+            )
             metrics_path = expert / "metrics.json"
             metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
             micro = ner_scores(gold, viterbi)["micro"].to_dict()
@@ -126,10 +162,18 @@ def moe_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     test_split, test_features = _fixture(tmp_path, 100, "test", rng)
     experts = {f"{v}-s{s}": tmp_path / f"{v}-s{s}" for v in ("none", "text", "image") for s in (1, 2)}
     variants = {v: variant_pairs(v, [1, 2]) for v in ("text+image", "text+text")}
-    result = run_moe("ner", experts, variants, {"dev": dev_split, "test": test_split},
-                     {"dev": dev_features, "test": test_features}, tmp_path / "moe_f1.json",
-                     MoeConfig(epochs=60, lr=0.05, bootstrap_resamples=200), "abc123", "fixture",
-                     gates_dir=tmp_path / "gates")
+    result = run_moe(
+        "ner",
+        experts,
+        variants,
+        {"dev": dev_split, "test": test_split},
+        {"dev": dev_features, "test": test_features},
+        tmp_path / "moe_f1.json",
+        MoeConfig(epochs=60, lr=0.05, bootstrap_resamples=200),
+        "abc123",
+        "fixture",
+        gates_dir=tmp_path / "gates",
+    )
     return tmp_path, result
 
 
@@ -155,7 +199,8 @@ def test_dev_f1_is_measured_on_the_held_out_rows_only(moe_run: tuple[Path, dict]
             assert moe["gate"]["holdout_samples"] == 40 and moe["gate"]["fit_samples"] == 160
             assert "dev_f1" not in moe and 0 <= avg["dev_holdout_f1"] <= 1
         assert variant["moe"]["dev_holdout_f1_mean"] == pytest.approx(
-            np.mean([p["dev_holdout_f1"] for p in variant["moe"]["per_pair"]]))
+            np.mean([p["dev_holdout_f1"] for p in variant["moe"]["per_pair"]])
+        )
 
 
 def test_views_and_significance(moe_run: tuple[Path, dict]) -> None:
@@ -180,8 +225,11 @@ def test_gates_are_saved_and_reload(moe_run: tuple[Path, dict]) -> None:
     gate, info = load_gate(tmp_path / "gates" / entry["gate_dir"])
     assert info["pair"] == ["text-s2", "image-s2"] and info["labels"] == LABELS and info["seed"] == 2
     assert info["feature_spec"]["text"] == "encoder:fixture"
-    features = np.stack(pq.read_table(tmp_path / "test" / "features.parquet").column("features").to_numpy(
-        zero_copy_only=False))
+    features = np.stack(
+        pq.read_table(tmp_path / "test" / "features.parquet")
+        .column("features")
+        .to_numpy(zero_copy_only=False)
+    )
     with torch.no_grad():
         weights = gate(torch.tensor(features)).mean(-1).numpy()
     assert np.allclose(weights, entry["test_gate_weights"], atol=1e-4)
@@ -238,8 +286,17 @@ def test_relation_extraction_with_one_seed(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     paths = {}
     for split, n in (("dev", 120), ("test", 80)):
-        rows = [{"sample_id": i, "tokens": ["a", "b"], "image": None, "head": [0, 1], "tail": [1, 2],
-                 "relation": labels[int(rng.integers(0, 3))] if i != 5 else "/org/org/unseen"} for i in range(n)]
+        rows = [
+            {
+                "sample_id": i,
+                "tokens": ["a", "b"],
+                "image": None,
+                "head": [0, 1],
+                "tail": [1, 2],
+                "relation": labels[int(rng.integers(0, 3))] if i != 5 else "/org/org/unseen",
+            }
+            for i in range(n)
+        ]
         folder = tmp_path / split
         folder.mkdir()
         write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), folder / "data.parquet")
@@ -254,8 +311,11 @@ def test_relation_extraction_with_one_seed(tmp_path: Path) -> None:
                 p = np.full(3, 0.1)
                 p[gold if i % 2 == parity else (gold + 1) % 3] = 0.8
                 probs.append(p.tolist())
-            write_parquet(pa.table({"sample_id": list(range(n)), "probs": probs}), expert / f"{split}.marginals.parquet",
-                          metadata={"more_ie.labels": json.dumps(labels)})
+            write_parquet(
+                pa.table({"sample_id": list(range(n)), "probs": probs}),
+                expert / f"{split}.marginals.parquet",
+                metadata={"more_ie.labels": json.dumps(labels)},
+            )
             metrics_path = expert / "metrics.json"
             metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
             micro = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "tp": 1, "n_pred": 2, "n_gold": 2}
@@ -263,9 +323,17 @@ def test_relation_extraction_with_one_seed(tmp_path: Path) -> None:
             write_json(metrics_path, metrics)
         paths[split] = folder
     experts = {"text-s1": tmp_path / "text-s1", "none-s1": tmp_path / "none-s1"}
-    result = run_moe("re", experts, {"text+none": variant_pairs("text+none", [1])},
-                     {s: paths[s] / "data.parquet" for s in paths}, {s: paths[s] / "features.parquet" for s in paths},
-                     tmp_path / "moe_f1.json", MoeConfig(epochs=40, lr=0.1, bootstrap_resamples=100), "h", "toy_re")
+    result = run_moe(
+        "re",
+        experts,
+        {"text+none": variant_pairs("text+none", [1])},
+        {s: paths[s] / "data.parquet" for s in paths},
+        {s: paths[s] / "features.parquet" for s in paths},
+        tmp_path / "moe_f1.json",
+        MoeConfig(epochs=40, lr=0.1, bootstrap_resamples=100),
+        "h",
+        "toy_re",
+    )
     jsonschema.validate(json.loads((tmp_path / "moe_f1.json").read_text()), SCHEMA)
     moe = result["variants"]["text+none"]["moe"]
     assert moe["n"] == 1 and moe["test_f1_sd"] is None and result["moe"]["f1_sd"] is None

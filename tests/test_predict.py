@@ -5,6 +5,7 @@ The trained run is built here in seconds (a tiny random BERT as the experts' enc
 index over a six-sentence text KC, the tiny random CLIP over eight images, gates saved with
 ``more_ie.moe.gate.save_gate``), laid out exactly as the Snakemake rules lay out a real run.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,21 +27,42 @@ pytest.importorskip("pyserini")
 KB = "kb"
 NER_LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 RE_LABELS = ["None", "born_in", "member_of"]
-SENTENCES = ["Ada Lovelace was born in Brimholt", "Brimholt lies on the river Vant",
-             "Vantor Industries makes tools in Brimholt", "Kevin Durant joined the Warriors",
-             "The Warriors play in San Francisco", "Lovelace wrote the first program"]
+SENTENCES = [
+    "Ada Lovelace was born in Brimholt",
+    "Brimholt lies on the river Vant",
+    "Vantor Industries makes tools in Brimholt",
+    "Kevin Durant joined the Warriors",
+    "The Warriors play in San Francisco",
+    "Lovelace wrote the first program",
+]
 
 
 def _manifest(dataset: str, task: str, images_dir: str) -> dict:
     """The same keys as workflow/rules/predict.smk's predict_manifest."""
-    return {"dataset": dataset, "task": task, "images_dir": images_dir,
-            "text": {"kc": KB, "index": f"index/{KB}/bm25", "kc_dir": f"knowledge/{KB}/text_kc", "k": 3, "k1": 0.9,
-                     "b": 0.4},
-            "image": {"kc": KB, "index": f"index/{KB}/clip/faiss.index", "ids": f"index/{KB}/clip/faiss_ids.parquet",
-                      "image_kc": f"knowledge/{KB}/image_kc.parquet", "k": 2, "clip_arch": "tiny-demo",
-                      "clip_pretrained": None},
-            "experts": {"views": ["none", "text", "image"], "seeds": [1]},
-            "moe": {"variants": ["text+image"], "gate": "per_label"}}
+    return {
+        "dataset": dataset,
+        "task": task,
+        "images_dir": images_dir,
+        "text": {
+            "kc": KB,
+            "index": f"index/{KB}/bm25",
+            "kc_dir": f"knowledge/{KB}/text_kc",
+            "k": 3,
+            "k1": 0.9,
+            "b": 0.4,
+        },
+        "image": {
+            "kc": KB,
+            "index": f"index/{KB}/clip/faiss.index",
+            "ids": f"index/{KB}/clip/faiss_ids.parquet",
+            "image_kc": f"knowledge/{KB}/image_kc.parquet",
+            "k": 2,
+            "clip_arch": "tiny-demo",
+            "clip_pretrained": None,
+        },
+        "experts": {"views": ["none", "text", "image"], "seeds": [1]},
+        "moe": {"variants": ["text+image"], "gate": "per_label"},
+    }
 
 
 def _expert(folder: Path, encoder_dir: Path, task: str, labels: list[str], view: str, favour: int) -> None:
@@ -51,31 +73,50 @@ def _expert(folder: Path, encoder_dir: Path, task: str, labels: list[str], view:
 
     tokenizer = load_tokenizer(str(encoder_dir), task)
     torch.manual_seed(len(view) + favour)
-    expert = Expert(ExpertConfig(task, labels, str(encoder_dir), 64, view), load_encoder(str(encoder_dir), len(tokenizer)))
+    expert = Expert(
+        ExpertConfig(task, labels, str(encoder_dir), 64, view), load_encoder(str(encoder_dir), len(tokenizer))
+    )
     # the emission (NER) or classifier (RE) layer: the head's Linear with one output per label
-    layer = [m for name, m in expert.named_modules() if isinstance(m, torch.nn.Linear)
-             and not name.startswith("encoder.") and m.out_features == len(labels)][-1]
+    layer = [
+        m
+        for name, m in expert.named_modules()
+        if isinstance(m, torch.nn.Linear)
+        and not name.startswith("encoder.")
+        and m.out_features == len(labels)
+    ][-1]
     with torch.no_grad():
         layer.weight.mul_(0.01)
         layer.bias.zero_()
         layer.bias[favour] = 6.0
     expert.save(folder / "model", tokenizer)
-    (folder / "metrics.json").write_text(json.dumps({"train_config": {"context_anchors": "surface",
-                                                                      "dedup_contexts": True}}))
+    (folder / "metrics.json").write_text(
+        json.dumps({"train_config": {"context_anchors": "surface", "dedup_contexts": True}})
+    )
 
 
-def save_gate(run: Path, dataset: str, variant: str, pair: tuple[str, str], labels: list[str], bias: float) -> Path:
+def save_gate(
+    run: Path, dataset: str, variant: str, pair: tuple[str, str], labels: list[str], bias: float
+) -> Path:
     """A gate whose every label weight is sigmoid(bias): +large follows the pair's first expert."""
-    from more_ie.moe.gate import Gate, save_gate as moe_save_gate
+    from more_ie.moe.gate import Gate
+    from more_ie.moe.gate import save_gate as moe_save_gate
 
     dim = 64 * 2 + 1  # tiny-demo CLIP text + image + has_image
     gate = Gate(dim, len(labels))
     with torch.no_grad():
         gate.linear.bias.fill_(bias)
-    spec = {"text": "clip:tiny-demo/RANDOM-WEIGHTS", "text_dim": 64, "image": "clip:tiny-demo/RANDOM-WEIGHTS",
-            "image_dim": 64, "has_image": True, "dim": dim}
+    spec = {
+        "text": "clip:tiny-demo/RANDOM-WEIGHTS",
+        "text_dim": 64,
+        "image": "clip:tiny-demo/RANDOM-WEIGHTS",
+        "image_dim": 64,
+        "has_image": True,
+        "dim": dim,
+    }
     folder = run / dataset / "moe" / "gates" / variant / "pair0"
-    moe_save_gate(gate, folder, {"pair": list(pair), "labels": labels, "feature_spec": spec, "variant": variant})
+    moe_save_gate(
+        gate, folder, {"pair": list(pair), "labels": labels, "feature_spec": spec, "variant": variant}
+    )
     return folder
 
 
@@ -89,10 +130,22 @@ def build_toy_run(root: Path) -> Path:
 
     run = root / "results"
     encoder_dir = make_tiny_bert(root / "bert", [s.lower() for s in SENTENCES] * 10)
-    rows = [dict(kc_id=kc_id(0, i), page_id=i, title=s.split()[0], section="", paragraph_idx=0, sentence=s,
-                 paragraph=f"<e: {s.split()[0]}> {s.split()[0]} </e> {' '.join(s.split()[1:])}.")
-            for i, s in enumerate(SENTENCES)]
-    write_parquet(pa.Table.from_pylist(rows, schema=TEXT_KC_SCHEMA), run / "knowledge" / KB / "text_kc" / "00000.parquet")
+    rows = [
+        dict(
+            kc_id=kc_id(0, i),
+            page_id=i,
+            title=s.split()[0],
+            section="",
+            paragraph_idx=0,
+            sentence=s,
+            paragraph=f"<e: {s.split()[0]}> {s.split()[0]} </e> {' '.join(s.split()[1:])}.",
+        )
+        for i, s in enumerate(SENTENCES)
+    ]
+    write_parquet(
+        pa.Table.from_pylist(rows, schema=TEXT_KC_SCHEMA),
+        run / "knowledge" / KB / "text_kc" / "00000.parquet",
+    )
     build_index([run / "knowledge" / KB / "text_kc" / "00000.parquet"], run / "index" / KB / "bm25")
     rng = np.random.default_rng(0)
     images = root / "kc_images"
@@ -101,13 +154,27 @@ def build_toy_run(root: Path) -> Path:
     for i in range(8):
         path = images / f"img{i}.png"
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        image_rows.append(dict(image_id=i, file=path.name, url="file:x", source="link", page_id=i, title=f"Page {i}",
-                               value=f"Page {i}: an article about picture {i}", local_path=str(path)))
+        image_rows.append(
+            dict(
+                image_id=i,
+                file=path.name,
+                url="file:x",
+                source="link",
+                page_id=i,
+                title=f"Page {i}",
+                value=f"Page {i}: an article about picture {i}",
+                local_path=str(path),
+            )
+        )
     kc = run / "knowledge" / KB / "image_kc.parquet"
     write_parquet(pa.Table.from_pylist(image_rows, schema=IMAGE_KC_SCHEMA), kc)
     clip = run / "index" / KB / "clip"
-    encode_kc_images(kc, 0, 1, clip / "e.npy", clip / "i.parquet", ClipSpec("tiny-demo", None, "cpu"), workers=0)
-    build_image_index([clip / "e.npy"], [clip / "i.parquet"], "Flat", clip / "faiss.index", clip / "faiss_ids.parquet")
+    encode_kc_images(
+        kc, 0, 1, clip / "e.npy", clip / "i.parquet", ClipSpec("tiny-demo", None, "cpu"), workers=0
+    )
+    build_image_index(
+        [clip / "e.npy"], [clip / "i.parquet"], "Flat", clip / "faiss.index", clip / "faiss_ids.parquet"
+    )
     posts_images = root / "post_images"
     posts_images.mkdir()
     for i in range(3):
@@ -115,7 +182,9 @@ def build_toy_run(root: Path) -> Path:
     (posts_images / "broken.jpg").write_bytes(b"not a jpeg")
     for dataset, task, labels in (("toy_ner", "ner", NER_LABELS), ("toy_re", "re", RE_LABELS)):
         (run / dataset / "predict").mkdir(parents=True)
-        (run / dataset / "predict" / "run.json").write_text(json.dumps(_manifest(dataset, task, "../post_images")))
+        (run / dataset / "predict" / "run.json").write_text(
+            json.dumps(_manifest(dataset, task, "../post_images"))
+        )
         favour = {"text": 3, "image": 1, "none": 0} if task == "ner" else {"text": 1, "image": 2, "none": 0}
         for view in ("text", "image", "none"):
             _expert(run / dataset / "experts" / f"{view}-s1", encoder_dir, task, labels, view, favour[view])
@@ -131,12 +200,17 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _posts(run: Path) -> list[dict]:
     images = run.parent / "post_images"
-    return [{"id": "a", "text": "Ada Lovelace was born in Brimholt.", "image": str(images / "p0.jpg")},
-            {"id": "b", "tokens": ["RT", "@", "bob", ":", "Kevin", "Durant", "joined", "the", "Warriors"],
-             "image": str(images / "gone.jpg")},
-            {"id": "c", "text": "The river Vant", "image": str(images / "broken.jpg")},
-            {"id": "d", "text": "Vantor Industries makes tools in Brimholt and the Warriors play there too"},
-            {"id": "e", "text": "Lovelace", "image": str(images / "p1.jpg")}]
+    return [
+        {"id": "a", "text": "Ada Lovelace was born in Brimholt.", "image": str(images / "p0.jpg")},
+        {
+            "id": "b",
+            "tokens": ["RT", "@", "bob", ":", "Kevin", "Durant", "joined", "the", "Warriors"],
+            "image": str(images / "gone.jpg"),
+        },
+        {"id": "c", "text": "The river Vant", "image": str(images / "broken.jpg")},
+        {"id": "d", "text": "Vantor Industries makes tools in Brimholt and the Warriors play there too"},
+        {"id": "e", "text": "Lovelace", "image": str(images / "p1.jpg")},
+    ]
 
 
 # -- input ---------------------------------------------------------------------------------------------
@@ -146,17 +220,22 @@ def test_malformed_lines_are_named_and_the_others_read(tmp_path: Path) -> None:
     from more_ie.predict.io import read_posts
 
     path = tmp_path / "posts.jsonl"
-    path.write_text('{"id": 1, "text": "Ada visited Brimholt!"}\n\nnot json\n{"id": 2}\n["a list"]\n'
-                    '{"id": 3, "tokens": ["x", "y"], "head": [0, 1], "tail": [1, 3]}\n'
-                    '{"id": 1, "text": "again"}\n{"id": "img", "text": "a b", "image": "pics/x.jpg"}\n')
+    path.write_text(
+        '{"id": 1, "text": "Ada visited Brimholt!"}\n\nnot json\n{"id": 2}\n["a list"]\n'
+        '{"id": 3, "tokens": ["x", "y"], "head": [0, 1], "tail": [1, 3]}\n'
+        '{"id": 1, "text": "again"}\n{"id": "img", "text": "a b", "image": "pics/x.jpg"}\n'
+    )
     posts, errors = read_posts(path)
     assert [p.id for p in posts] == ["1", "img"]
     assert posts[0].tokens == ["Ada", "visited", "Brimholt", "!"]
     assert posts[1].image == tmp_path / "pics" / "x.jpg"  # relative to the input file's folder
     assert {e.line: e.message for e in errors} == {
-        3: "not valid JSON (Expecting value at column 1)", 4: "needs 'text' (a string) or 'tokens' (a list of strings)",
-        5: "expected a JSON object, got list", 6: "tail [1, 3] is outside the post's 2 words",
-        7: "id '1' repeats the post on line 1"}
+        3: "not valid JSON (Expecting value at column 1)",
+        4: "needs 'text' (a string) or 'tokens' (a list of strings)",
+        5: "expected a JSON object, got list",
+        6: "tail [1, 3] is outside the post's 2 words",
+        7: "id '1' repeats the post on line 1",
+    }
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
     with pytest.raises(ValueError, match="empty.jsonl: no posts"):
@@ -174,15 +253,25 @@ def test_moe_prediction_records_entities_retrieval_and_image_status(toy_run: Pat
     records = model.predict(_posts(toy_run), batch_size=2)
     assert [r["id"] for r in records] == ["a", "b", "c", "d", "e"]
     assert [r["image"]["status"] for r in records] == ["ok", "missing", "unreadable", "none", "ok"]
-    assert [r["views"] for r in records] == [["image", "text"], ["text"], ["text"], ["text"], ["image", "text"]]
+    assert [r["views"] for r in records] == [
+        ["image", "text"],
+        ["text"],
+        ["text"],
+        ["text"],
+        ["image", "text"],
+    ]
     assert [len(r["retrieved"]["image"]) for r in records] == [2, 0, 0, 0, 2]
     # BM25 found the KC sentence the post repeats (its kc_id is shard 0, row 0; its title is "Ada")
-    assert records[0]["retrieved"]["text"][0] == {**records[0]["retrieved"]["text"][0], "kc_id": 0, "title": "Ada"}
+    assert records[0]["retrieved"]["text"][0] == {
+        **records[0]["retrieved"]["text"][0],
+        "kc_id": 0,
+        "title": "Ada",
+    }
     for record in records:
         assert record["entities"], record  # the gate (+8) follows text-s1, which tags every word B-PER
         for entity in record["entities"]:
             assert entity["type"] == "PER" and 0.5 < entity["confidence"] <= 1.0
-            assert entity["text"] == " ".join(record["tokens"][entity["start"]:entity["end"]])
+            assert entity["text"] == " ".join(record["tokens"][entity["start"] : entity["end"]])
         assert record["gate"]["weight_first"] > 0.99
 
 
@@ -208,8 +297,9 @@ def test_batched_prediction_equals_one_post_at_a_time(toy_run: Path) -> None:
     assert [r["experts"] for r in batched] == [r["experts"] for r in single]
     for a, b in zip(batched, single):
         assert a["retrieved"] == b["retrieved"] and a["mixed_tags"] == b["mixed_tags"]
-        assert [e["confidence"] for e in a["entities"]] == pytest.approx([e["confidence"] for e in b["entities"]],
-                                                                          abs=1e-3)
+        assert [e["confidence"] for e in a["entities"]] == pytest.approx(
+            [e["confidence"] for e in b["entities"]], abs=1e-3
+        )
     assert model.timings.posts == 2 * len(posts) and model.timings.retrieval > 0 and model.timings.experts > 0
 
 
@@ -224,7 +314,12 @@ def test_no_retrieval_reads_the_sentence_alone_without_any_index(toy_run: Path) 
     from more_ie.predict.experts import Item
 
     # the student never sees retrieved text, even when some is handed to it
-    assert model.experts[0].encode(Item(["Ada", "Lovelace"], {"text": ["Ada Lovelace was born"]})).context_subtokens == 0
+    assert (
+        model.experts[0]
+        .encode(Item(["Ada", "Lovelace"], {"text": ["Ada Lovelace was born"]}))
+        .context_subtokens
+        == 0
+    )
     assert all(set(r["experts"]["text-s1"]) == {"B-PER"} for r in records)
 
 
@@ -232,7 +327,9 @@ def test_re_pairs_from_the_post_or_from_an_ner_run(toy_run: Path) -> None:
     from more_ie.predict import MoRe
 
     model = MoRe.load(toy_run, "toy_re", variant="text+image", device="cpu")
-    given = model.predict([{"id": "r", "text": "Ada Lovelace was born in Brimholt", "head": [0, 2], "tail": [5, 6]}])
+    given = model.predict(
+        [{"id": "r", "text": "Ada Lovelace was born in Brimholt", "head": [0, 2], "tail": [5, 6]}]
+    )
     relation = given[0]["relations"][0]
     assert relation["head_text"] == "Ada Lovelace" and relation["tail_text"] == "Brimholt"
     assert relation["label"] == "born_in" and 0.5 < relation["probability"] <= 1.0  # text-s1 favours born_in
@@ -247,7 +344,9 @@ def test_re_pairs_from_the_post_or_from_an_ner_run(toy_run: Path) -> None:
 def test_a_missing_gate_or_run_names_what_is_missing(toy_run: Path) -> None:
     from more_ie.predict import MoRe, RunError
 
-    with pytest.raises(RunError, match=r"text\+text/pair0/gate.safetensors: no saved gate .*--mixing average"):
+    with pytest.raises(
+        RunError, match=r"text\+text/pair0/gate.safetensors: no saved gate .*--mixing average"
+    ):
         MoRe.load(toy_run, "toy_ner", variant="text+text", device="cpu")
     with pytest.raises(RunError, match="has no dataset 'nope'"):
         MoRe.load(toy_run, "nope", device="cpu")
@@ -257,8 +356,13 @@ def test_a_missing_gate_or_run_names_what_is_missing(toy_run: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "more_ie", "predict", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=900)  # generous: CI machines may be shared
+    return subprocess.run(
+        [sys.executable, "-m", "more_ie", "predict", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )  # generous: CI machines may be shared
 
 
 def test_command_predicts_the_good_lines_and_exits_2_for_bad_ones(toy_run: Path, tmp_path: Path) -> None:
@@ -266,13 +370,40 @@ def test_command_predicts_the_good_lines_and_exits_2_for_bad_ones(toy_run: Path,
     lines = [json.dumps(p) for p in _posts(toy_run)]
     posts.write_text("\n".join(lines[:2] + ["{broken"] + lines[2:]) + "\n")
     out = tmp_path / "pred.jsonl"
-    result = _cli("--run-dir", str(toy_run), "--dataset", "toy_ner", "--variant", "text+image", "--input", str(posts),
-                  "--out", str(out), "--device", "cpu", "--threads", "1", "--chunk", "2")
+    result = _cli(
+        "--run-dir",
+        str(toy_run),
+        "--dataset",
+        "toy_ner",
+        "--variant",
+        "text+image",
+        "--input",
+        str(posts),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--chunk",
+        "2",
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{posts}:3: not valid JSON" in result.stderr
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a", "b", "c", "d", "e"]
-    stdout = _cli("--run-dir", str(toy_run), "--dataset", "toy_ner", "--variant", "text+image", "--no-retrieval",
-                  "--input", str(posts), "--device", "cpu")
+    stdout = _cli(
+        "--run-dir",
+        str(toy_run),
+        "--dataset",
+        "toy_ner",
+        "--variant",
+        "text+image",
+        "--no-retrieval",
+        "--input",
+        str(posts),
+        "--device",
+        "cpu",
+    )
     assert stdout.returncode == 2 and len(stdout.stdout.splitlines()) == 5
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -293,12 +424,29 @@ def test_the_workflow_writes_the_manifest_the_loader_reads(tmp_path: Path) -> No
 
     shutil.copy(REPO / "tests" / "config.tiny.yaml", tmp_path / "config.yaml")
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "results/demo_mner/predict/run.json"],
-        capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            "--cores",
+            "1",
+            "results/demo_mner/predict/run.json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     layout = RunLayout.open(tmp_path / "results", "demo_mner")
     assert _keys(layout.manifest) == _keys(_manifest("demo_mner", "ner", "x"))  # the fixture runs mirror it
     assert layout.task == "ner" and layout.manifest["text"]["k"] == 3
     assert layout.images_dir() == tmp_path / "results" / "demo" / "world" / "mner_images"
-    assert layout.path(layout.manifest["text"]["index"]) == tmp_path / "results" / "index" / "demowiki" / "bm25"
+    assert (
+        layout.path(layout.manifest["text"]["index"]) == tmp_path / "results" / "index" / "demowiki" / "bm25"
+    )

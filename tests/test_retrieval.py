@@ -1,4 +1,5 @@
 """Retrieval: exact BM25 on a fixture, self-retrieval (text and image), query cleaning, random caches."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,18 @@ pytest.importorskip("pyserini")
 
 
 def _text_kc(path: Path, shard: int, sentences: list[str]) -> None:
-    rows = [dict(kc_id=kc_id(shard, i), page_id=shard, title=f"T{shard}", section="", paragraph_idx=i,
-                 sentence=s, paragraph=f"paragraph of {s}") for i, s in enumerate(sentences)]
+    rows = [
+        dict(
+            kc_id=kc_id(shard, i),
+            page_id=shard,
+            title=f"T{shard}",
+            section="",
+            paragraph_idx=i,
+            sentence=s,
+            paragraph=f"paragraph of {s}",
+        )
+        for i, s in enumerate(sentences)
+    ]
     write_parquet(pa.Table.from_pylist(rows, schema=TEXT_KC_SCHEMA), path)
 
 
@@ -30,11 +41,16 @@ def _lucene_bm25(tf: int, dl: int, avgdl: float, df: int, n: int, k1: float, b: 
 def test_bm25_exact_scores_on_three_documents(tmp_path: Path) -> None:
     from more_ie.search.bm25 import Bm25Searcher, Bm25Settings, build_index
 
-    _text_kc(tmp_path / "00000.parquet", 0, ["alpha beta gamma", "alpha alpha delta", "epsilon zeta eta theta"])
+    _text_kc(
+        tmp_path / "00000.parquet", 0, ["alpha beta gamma", "alpha alpha delta", "epsilon zeta eta theta"]
+    )
     build_index([tmp_path / "00000.parquet"], tmp_path / "index")
     hits = Bm25Searcher(tmp_path / "index", Bm25Settings(k=3, k1=0.9, b=0.4)).search(["alpha"])[0]
     avgdl = (3 + 3 + 4) / 3
-    expected = [(1, _lucene_bm25(2, 3, avgdl, 2, 3, 0.9, 0.4)), (0, _lucene_bm25(1, 3, avgdl, 2, 3, 0.9, 0.4))]
+    expected = [
+        (1, _lucene_bm25(2, 3, avgdl, 2, 3, 0.9, 0.4)),
+        (0, _lucene_bm25(1, 3, avgdl, 2, 3, 0.9, 0.4)),
+    ]
     assert [doc for doc, _ in hits] == [doc for doc, _ in expected]
     for (_, score), (_, want) in zip(hits, expected):
         assert score == pytest.approx(want, abs=1e-4)  # Anserini rounds scores to 4 decimals
@@ -50,7 +66,9 @@ def test_merged_shard_indexes_score_like_one_index(tmp_path: Path) -> None:
     merge_indexes([tmp_path / "i0", tmp_path / "i1"], tmp_path / "merged")
     build_index([tmp_path / "00000.parquet", tmp_path / "00001.parquet"], tmp_path / "single")
     queries = ["cat bird", "hand", "dogs"]
-    assert Bm25Searcher(tmp_path / "merged").search(queries) == Bm25Searcher(tmp_path / "single").search(queries)
+    assert Bm25Searcher(tmp_path / "merged").search(queries) == Bm25Searcher(tmp_path / "single").search(
+        queries
+    )
 
 
 def test_query_cleaning_removes_twitter_noise() -> None:
@@ -70,7 +88,9 @@ def test_text_self_retrieval_of_200_kc_sentences(demo_world: Path, tmp_path: Pat
     from more_ie.wiki import build_dump_shard, build_redirects, build_text_kc
     from more_ie.wiki.sentences import strip_anchors
 
-    build_dump_shard(demo_world / "wiki" / XML_NAME, demo_world / "wiki" / INDEX_NAME, 0, 1, tmp_path / "s.parquet")
+    build_dump_shard(
+        demo_world / "wiki" / XML_NAME, demo_world / "wiki" / INDEX_NAME, 0, 1, tmp_path / "s.parquet"
+    )
     build_redirects([tmp_path / "s.parquet"], tmp_path / "r.parquet")
     build_text_kc(tmp_path / "s.parquet", tmp_path / "r.parquet", 0, tmp_path / "00000.parquet")
     build_index([tmp_path / "00000.parquet"], tmp_path / "index")
@@ -95,25 +115,82 @@ def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
     for i in range(24):
         path = images / f"img{i}.png"
         Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(path)
-        rows.append(dict(image_id=i, file=path.name, url="file:x", source="link", page_id=i, title=f"P{i}",
-                         value=f"value {i}", local_path=str(path)))
+        rows.append(
+            dict(
+                image_id=i,
+                file=path.name,
+                url="file:x",
+                source="link",
+                page_id=i,
+                title=f"P{i}",
+                value=f"value {i}",
+                local_path=str(path),
+            )
+        )
     (images / "broken.jpg").write_bytes(b"not an image")
-    rows.append(dict(image_id=24, file="broken.jpg", url="file:x", source="link", page_id=24, title="B",
-                     value="broken", local_path=str(images / "broken.jpg")))
-    rows.append(dict(image_id=25, file="gone.jpg", url="file:x", source="link", page_id=25, title="G",
-                     value="gone", local_path=None))
+    rows.append(
+        dict(
+            image_id=24,
+            file="broken.jpg",
+            url="file:x",
+            source="link",
+            page_id=24,
+            title="B",
+            value="broken",
+            local_path=str(images / "broken.jpg"),
+        )
+    )
+    rows.append(
+        dict(
+            image_id=25,
+            file="gone.jpg",
+            url="file:x",
+            source="link",
+            page_id=25,
+            title="G",
+            value="gone",
+            local_path=None,
+        )
+    )
     write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
     spec = ClipSpec("tiny-demo", None, "cpu")
-    stats = [encode_kc_images(tmp_path / "kc.parquet", k, 2, tmp_path / f"e{k}.npy", tmp_path / f"i{k}.parquet",
-                              spec, batch_size=8, workers=0) for k in range(2)]
+    stats = [
+        encode_kc_images(
+            tmp_path / "kc.parquet",
+            k,
+            2,
+            tmp_path / f"e{k}.npy",
+            tmp_path / f"i{k}.parquet",
+            spec,
+            batch_size=8,
+            workers=0,
+        )
+        for k in range(2)
+    ]
     assert sum(s["unreadable"] for s in stats) == 1 and sum(s["not_downloaded"] for s in stats) == 1
     assert sum(s["vectors"] for s in stats) == 24
-    build_image_index([tmp_path / "e0.npy", tmp_path / "e1.npy"], [tmp_path / "i0.parquet", tmp_path / "i1.parquet"],
-                      "Flat", tmp_path / "faiss.index", tmp_path / "ids.parquet")
-    split = [{"sample_id": i, "image": f"img{i}.png"} for i in range(24)] + [{"sample_id": 99, "image": "absent.jpg"}]
+    build_image_index(
+        [tmp_path / "e0.npy", tmp_path / "e1.npy"],
+        [tmp_path / "i0.parquet", tmp_path / "i1.parquet"],
+        "Flat",
+        tmp_path / "faiss.index",
+        tmp_path / "ids.parquet",
+    )
+    split = [{"sample_id": i, "image": f"img{i}.png"} for i in range(24)] + [
+        {"sample_id": 99, "image": "absent.jpg"}
+    ]
     write_parquet(pa.Table.from_pylist(split), tmp_path / "split.parquet")
-    result = retrieve_images(tmp_path / "split.parquet", images, tmp_path / "faiss.index", tmp_path / "ids.parquet",
-                             tmp_path / "kc.parquet", tmp_path / "out.parquet", spec, k=3, workers=0)
+    result = retrieve_images(
+        tmp_path / "split.parquet",
+        images,
+        tmp_path / "faiss.index",
+        tmp_path / "ids.parquet",
+        tmp_path / "kc.parquet",
+        tmp_path / "out.parquet",
+        spec,
+        k=3,
+        workers=0,
+    )
     assert result["missing"] == 1
     out = pq.read_table(tmp_path / "out.parquet").to_pandas()
     top = out[out["rank"] == 1]
@@ -129,10 +206,18 @@ def test_random_caches_are_seeded_and_shaped_like_real_ones(tmp_path: Path) -> N
     _text_kc(tmp_path / "00000.parquet", 0, [f"sentence {i}" for i in range(50)])
     write_parquet(pa.Table.from_pylist([{"sample_id": i} for i in range(7)]), tmp_path / "split.parquet")
     for name in ("a", "b"):
-        retrieve_random(tmp_path / "split.parquet", [tmp_path / "00000.parquet"], tmp_path / f"{name}.parquet", k=5, seed=3)
+        retrieve_random(
+            tmp_path / "split.parquet",
+            [tmp_path / "00000.parquet"],
+            tmp_path / f"{name}.parquet",
+            k=5,
+            seed=3,
+        )
     a, b = pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet")
     assert a.schema.remove_metadata() == RETRIEVAL_SCHEMA and a.equals(b)
     df = a.to_pandas()
     assert df.groupby("sample_id").kc_id.nunique().eq(5).all()
-    retrieve_random(tmp_path / "split.parquet", [tmp_path / "00000.parquet"], tmp_path / "c.parquet", k=5, seed=4)
+    retrieve_random(
+        tmp_path / "split.parquet", [tmp_path / "00000.parquet"], tmp_path / "c.parquet", k=5, seed=4
+    )
     assert not pq.read_table(tmp_path / "c.parquet").equals(a)

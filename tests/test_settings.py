@@ -1,4 +1,5 @@
 """Settings dataclasses are the single source of defaults: the schema must agree with them."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,9 @@ from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_f
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
 
-@pytest.mark.parametrize("block, cls, selection", [("experts", TrainConfig, {"seed"}), ("moe", MoeConfig, set())])
+@pytest.mark.parametrize(
+    "block, cls, selection", [("experts", TrainConfig, {"seed"}), ("moe", MoeConfig, set())]
+)
 def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selection: set[str]) -> None:
     properties = SCHEMA["properties"][block]["properties"]
     fields = defaults(cls)
@@ -23,10 +26,17 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
         if name in selection:
             continue
         assert name in properties, f"{block}.{name} is a {cls.__name__} setting but not in the schema"
-        assert properties[name]["default"] == default, f"{block}.{name}: schema {properties[name]['default']!r} != {default!r}"
-        assert properties[name]["description"].rstrip(".") in cls.__dataclass_fields__[name].metadata["help"] or \
-            cls.__dataclass_fields__[name].metadata["help"].rstrip(".") in properties[name]["description"]
-    selection_keys = {"experts": {"seeds", "views"}, "moe": {"variants", "gate_text_encoder", "gate_image_features"}}
+        assert (
+            properties[name]["default"] == default
+        ), f"{block}.{name}: schema {properties[name]['default']!r} != {default!r}"
+        assert (
+            properties[name]["description"].rstrip(".") in cls.__dataclass_fields__[name].metadata["help"]
+            or cls.__dataclass_fields__[name].metadata["help"].rstrip(".") in properties[name]["description"]
+        )
+    selection_keys = {
+        "experts": {"seeds", "views"},
+        "moe": {"variants", "gate_text_encoder", "gate_image_features"},
+    }
     extra = set(properties) - set(fields) - selection_keys[block]
     assert not extra, f"schema keys without a {cls.__name__} field: {sorted(extra)}"
     if block == "experts":
@@ -45,12 +55,15 @@ def test_flags_and_json_round_trip() -> None:
     assert from_json.lr == 1.0 and isinstance(from_json.lr, float)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"lrr": 1}', "unknown TrainConfig keys ['lrr']"),
-    ('{"epochs": 2.0}', "epochs must be int"),
-    ('{"cva": 1}', "cva must be bool"),
-    ('[1]', "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"lrr": 1}', "unknown TrainConfig keys ['lrr']"),
+        ('{"epochs": 2.0}', "epochs must be int"),
+        ('{"cva": 1}', "cva must be bool"),
+        ("[1]", "must be a JSON object"),
+    ],
+)
 def test_json_settings_errors_name_the_key(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         settings_from_json(TrainConfig, text, "--settings")

@@ -4,6 +4,7 @@ local run, jobs of one stage side by side, and a cancelled job that is retried.
 Runs where it can start the daemons (root, Linux, apt or the packages present); set
 MORE_IE_SLURM_TEST=0 to skip it. CI runs it.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,16 @@ import pytest
 from conftest import REPO
 
 SLURM_DIR = REPO / "tests" / "slurm"
-ENABLED = os.environ.get("MORE_IE_SLURM_TEST", "1") != "0" and sys.platform == "linux" and os.geteuid() == 0 and (
-    shutil.which("slurmctld") is not None or shutil.which("apt-get") is not None)
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ENABLED, reason="needs root to run SLURM daemons here")]
+ENABLED = (
+    os.environ.get("MORE_IE_SLURM_TEST", "1") != "0"
+    and sys.platform == "linux"
+    and os.geteuid() == 0
+    and (shutil.which("slurmctld") is not None or shutil.which("apt-get") is not None)
+)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ENABLED, reason="needs root to run SLURM daemons here"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +47,20 @@ TARGET = "results/demo_mner/moe_f1.json"  # the NER half of the tiny DAG keeps C
 
 
 def _slurm_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--profile", str(REPO / "profiles" / "slurm-test"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--profile",
+        str(REPO / "profiles" / "slurm-test"),
+        *args,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -52,7 +72,9 @@ class SlurmJobs:
     running: list[set[str]] = field(default_factory=list)  # job ids in state RUNNING, one set per poll
 
     def poll(self) -> None:
-        queue = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%k"], capture_output=True, text=True).stdout
+        queue = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-o", "%i|%T|%k"], capture_output=True, text=True
+        ).stdout
         running = set()
         for line in queue.splitlines():
             job, state, comment = line.split("|", 2)
@@ -70,8 +92,12 @@ class SlurmJobs:
             record.update({key: m.group(1) for key, m in fields.items() if m is not None and key != "id"})
 
 
-JOB_FIELD = {"id": re.compile(r"\bJobId=(\d+)"), "state": re.compile(r"\bJobState=(\S+)"),
-             "start": re.compile(r"\bStartTime=(\S+)"), "end": re.compile(r"\bEndTime=(\S+)")}
+JOB_FIELD = {
+    "id": re.compile(r"\bJobId=(\d+)"),
+    "state": re.compile(r"\bJobState=(\S+)"),
+    "start": re.compile(r"\bStartTime=(\S+)"),
+    "end": re.compile(r"\bEndTime=(\S+)"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +111,9 @@ def slurm_run(cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     while process.poll() is None and time.time() < deadline:
         jobs.poll()
         if cancelled is None:  # cancel the first training job that runs: it must be retried
-            queue = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i %k"], capture_output=True, text=True).stdout
+            queue = subprocess.run(
+                ["squeue", "-h", "-t", "R", "-o", "%i %k"], capture_output=True, text=True
+            ).stdout
             for line in queue.splitlines():
                 job, _, comment = line.partition(" ")
                 if "train_expert" in comment:
@@ -120,8 +148,9 @@ def test_jobs_of_one_stage_run_side_by_side(slurm_run) -> None:  # type: ignore[
     seen_together = any(set(shards) <= running for running in jobs.running)
     overlap = False
     if all(r.get("state") == "COMPLETED" for r in shards.values()):
-        (s0, e0), (s1, e1) = [(datetime.fromisoformat(r["start"]), datetime.fromisoformat(r["end"]))
-                              for r in shards.values()]
+        (s0, e0), (s1, e1) = [
+            (datetime.fromisoformat(r["start"]), datetime.fromisoformat(r["end"])) for r in shards.values()
+        ]
         # whole seconds: s1 < e0 on the truncated times implies it on the true ones
         overlap = s0 < e1 and s1 < e0
     assert seen_together or overlap, f"SLURM did not run the two corpus shards at the same time: {shards}"

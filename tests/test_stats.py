@@ -1,4 +1,5 @@
 """The significance tests: t-test over seeds and paired bootstrap over sentences, on constructed data."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,14 @@ import pytest
 from scipy import stats
 
 from more_ie.experts.metrics import PRF
-from more_ie.moe.stats import bootstrap_f1, mean_sd, micro_f1, paired_bootstrap_greater, resample_weights, t_test_greater
+from more_ie.moe.stats import (
+    bootstrap_f1,
+    mean_sd,
+    micro_f1,
+    paired_bootstrap_greater,
+    resample_weights,
+    t_test_greater,
+)
 
 
 def test_mean_and_sample_sd() -> None:
@@ -36,7 +44,9 @@ def test_t_test_needs_two_seeds_and_some_variance() -> None:
 
 def test_micro_f1_equals_prf() -> None:
     for tp, n_pred, n_gold in ((3, 5, 7), (0, 0, 4), (0, 0, 0), (10, 10, 10)):
-        assert micro_f1(np.array([tp, n_pred, n_gold])) == pytest.approx(PRF.from_counts(tp, n_pred, n_gold).f1)
+        assert micro_f1(np.array([tp, n_pred, n_gold])) == pytest.approx(
+            PRF.from_counts(tp, n_pred, n_gold).f1
+        )
 
 
 def _system(rng: np.random.Generator, n: int, hit_rate: float) -> np.ndarray:

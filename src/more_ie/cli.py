@@ -6,6 +6,7 @@ stderr and, with ``--log``, to a file. The commands live beside their code, one 
 subpackage (``add_*_arguments(parser)`` and ``run_*(args)``, as pyserini keeps ``define_*_args``
 beside its searchers); this module only registers them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,22 @@ from more_ie.wiki import commands as wiki_commands
 logger = logging.getLogger("more_ie")
 
 COMMAND_GROUPS: tuple[Sequence[Command], ...] = (
-    config_commands.COMMANDS, demo_commands.COMMANDS, download_commands.COMMANDS, wiki_commands.COMMANDS,
-    datasets_commands.COMMANDS, search_commands.COMMANDS, experts_commands.COMMANDS, moe_commands.COMMANDS,
-    (Command("predict", "Apply a trained run to new posts (JSONL in, JSONL out), or write its case-study page.",
-             predict_cli.add_arguments, predict_cli.run),),
+    config_commands.COMMANDS,
+    demo_commands.COMMANDS,
+    download_commands.COMMANDS,
+    wiki_commands.COMMANDS,
+    datasets_commands.COMMANDS,
+    search_commands.COMMANDS,
+    experts_commands.COMMANDS,
+    moe_commands.COMMANDS,
+    (
+        Command(
+            "predict",
+            "Apply a trained run to new posts (JSONL in, JSONL out), or write its case-study page.",
+            predict_cli.add_arguments,
+            predict_cli.run,
+        ),
+    ),
 )
 
 

@@ -27,24 +27,33 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
-# Rules call the package's CLI; PYTHONPATH makes it importable in any environment
-# (venv, conda env, or a cluster node sharing this file system).
-# (Snakemake formats the prefix too, hence the doubled braces.)
-# The checkout's path is quoted too: a repository under "/home/me/my work" must still run.
-shell.prefix("set -euo pipefail; export PYTHONPATH=" + shlex.quote(str(REPO / "src")).replace("{", "{{").replace("}", "}}")
-             + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
-
 ENV = str(REPO / "envs" / "more.yaml")
-# Rules run `{PYTHON} -m more_ie ...`: the conda env's python under --software-deployment-method
-# conda, otherwise the interpreter running Snakemake (the venv's, even when it is not activated).
 from snakemake_interface_executor_plugins.settings import DeploymentMethod  # noqa: E402
 
-# Already shell-quoted (a venv under a path with a space): rules write {PYTHON}, never {PYTHON:q}.
-PYTHON = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else shlex.quote(sys.executable)
+# Rules run `$MORE_IE_PYTHON -m more_ie ...`: the conda env's python under
+# --software-deployment-method conda, otherwise the interpreter running Snakemake (the venv's, even
+# when it is not activated). The prefix exports it, and PYTHONPATH, so that the package imports in
+# any environment (venv, conda env, a cluster node sharing this file system). Both paths are
+# shell-quoted: a checkout or venv whose path holds a space or a quote must still run. Snakemake
+# formats the prefix too, hence the doubled braces.
+PYTHON = (
+    "python"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else shlex.quote(sys.executable)
+)
+shell.prefix(
+    f"set -euo pipefail; export MORE_IE_PYTHON={PYTHON}; export PYTHONPATH={shlex.quote(str(REPO / 'src'))}".replace(
+        "{", "{{"
+    ).replace(
+        "}", "}}"
+    )
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+)
 RESULTS = config["results_dir"].rstrip("/")
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 DEMO = config["demo"]["out_dir"].rstrip("/")
+
 
 def mem(base_mb):
     """mem_mb growing with the attempt: a job killed for memory is retried with more (profiles set retries)."""
@@ -135,9 +144,16 @@ def dataset_outputs(dataset):
     return (
         expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"])
         + [f"{RESULTS}/{dataset}/data/missing_images.tsv"]
-        + expand(f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet", split=["train", "dev", "test"], view=views)
-        + [f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
-           for view in config["experts"]["views"] for seed in expert_seeds(view)]
+        + expand(
+            f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet",
+            split=["train", "dev", "test"],
+            view=views,
+        )
+        + [
+            f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
+            for view in config["experts"]["views"]
+            for seed in expert_seeds(view)
+        ]
         + [f"{RESULTS}/{dataset}/moe_f1.json", f"{RESULTS}/{dataset}/case_study.html"]
     )
 
@@ -285,8 +301,11 @@ def moe_variant_args():
 
 
 def dataset_experts(dataset):
-    return {f"{view}-s{seed}": expert_dir(dataset, view, seed)
-            for view in config["experts"]["views"] for seed in expert_seeds(view)}
+    return {
+        f"{view}-s{seed}": expert_dir(dataset, view, seed)
+        for view in config["experts"]["views"]
+        for seed in expert_seeds(view)
+    }
 
 
 def result_config_hash(dataset):
@@ -294,11 +313,13 @@ def result_config_hash(dataset):
     from more_ie.moe import config_hash
 
     kcs = {retrieval_kc("text"), retrieval_kc("image")}
-    return config_hash({
-        "knowledge": {k: config["knowledge"][k] for k in sorted(kcs)},
-        "dataset": config["datasets"][dataset],
-        **{key: config[key] for key in ("retrieval", "experts", "moe")},
-    })
+    return config_hash(
+        {
+            "knowledge": {k: config["knowledge"][k] for k in sorted(kcs)},
+            "dataset": config["datasets"][dataset],
+            **{key: config[key] for key in ("retrieval", "experts", "moe")},
+        }
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,13 +344,26 @@ def predict_manifest(dataset):
         "dataset": dataset,
         "task": dataset_config(dataset)["task"],
         # relative to the run folder like every path here (absolute when configured absolute)
-        "images_dir": (None if not images else images if os.path.isabs(images) else os.path.relpath(images, RESULTS)),
-        "text": {"kc": text_kc, "index": f"index/{text_kc}/bm25", "kc_dir": f"knowledge/{text_kc}/text_kc",
-                 "k": text["k"], "k1": text["bm25_k1"], "b": text["bm25_b"]},
-        "image": {"kc": image_kc, "index": f"index/{image_kc}/clip/faiss.index",
-                  "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
-                  "image_kc": f"knowledge/{image_kc}/image_kc.parquet", "k": image["k"],
-                  "clip_arch": image["clip_arch"], "clip_pretrained": image["clip_pretrained"]},
+        "images_dir": (
+            None if not images else images if os.path.isabs(images) else os.path.relpath(images, RESULTS)
+        ),
+        "text": {
+            "kc": text_kc,
+            "index": f"index/{text_kc}/bm25",
+            "kc_dir": f"knowledge/{text_kc}/text_kc",
+            "k": text["k"],
+            "k1": text["bm25_k1"],
+            "b": text["bm25_b"],
+        },
+        "image": {
+            "kc": image_kc,
+            "index": f"index/{image_kc}/clip/faiss.index",
+            "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
+            "image_kc": f"knowledge/{image_kc}/image_kc.parquet",
+            "k": image["k"],
+            "clip_arch": image["clip_arch"],
+            "clip_pretrained": image["clip_pretrained"],
+        },
         "experts": {"views": list(config["experts"]["views"]), "seeds": list(config["experts"]["seeds"])},
         "moe": {"variants": list(config["moe"]["variants"]), "gate": config["moe"]["gate"]},
     }
@@ -356,3 +390,12 @@ def case_study_retrieval(manifest):
     if "image" in views:
         files += [f"{RESULTS}/{manifest['image'][k]}" for k in ("index", "ids", "image_kc")]
     return files
+
+
+def write_manifest(path, manifest_json, log_path):
+    """The predict_manifest rule's body: the manifest, atomically, and a one-line log."""
+    from more_ie.utils import write_json
+
+    write_json(path, json.loads(manifest_json))
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(log_path).write_text(f"wrote {path}\n")

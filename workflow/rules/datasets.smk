@@ -6,22 +6,22 @@ rule prepare_dataset:
         lambda w: dataset_source_file(w.dataset, w.split),
     output:
         f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
-    wildcard_constraints:
-        split="train|dev|test",
-    params:
-        format=lambda w: dataset_config(w.dataset)["format"],
-        label_map=lambda w: [f"{k}={v}" for k, v in sorted(dataset_config(w.dataset)["label_map"].items())],
-        no_relation_labels=lambda w: dataset_config(w.dataset)["no_relation_labels"],
     log:
         f"{LOGS}/{{dataset}}/data/{{split}}.log",
+    wildcard_constraints:
+        split="train|dev|test",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(2000),
         runtime=10,
-    conda:
-        ENV
+    params:
+        format=lambda w: dataset_config(w.dataset)["format"],
+        label_map=lambda w: [f"{k}={v}" for k, v in sorted(dataset_config(w.dataset)["label_map"].items())],
+        no_relation_labels=lambda w: dataset_config(w.dataset)["no_relation_labels"],
     shell:
-        "{PYTHON} -m more_ie prepare-dataset --source {input:q} --format {params.format:q}"
+        "$MORE_IE_PYTHON -m more_ie prepare-dataset --source {input:q} --format {params.format:q}"
         " --label-map {params.label_map:q} --no-relation-labels {params.no_relation_labels:q}"
         " --out {output:q} --log {log:q}"
 
@@ -31,15 +31,15 @@ rule check_images:
         expand(f"{RESULTS}/{{{{dataset}}}}/data/{{split}}.parquet", split=SPLITS),
     output:
         f"{RESULTS}/{{dataset}}/data/missing_images.tsv",
-    params:
-        images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
     log:
         f"{LOGS}/{{dataset}}/data/check_images.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(1000),
         runtime=10,
-    conda:
-        ENV
+    params:
+        images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
     shell:
-        "{PYTHON} -m more_ie check-images --images-dir {params.images_dir:q} --out {output:q} --log {log:q} {input:q}"
+        "$MORE_IE_PYTHON -m more_ie check-images --images-dir {params.images_dir:q} --out {output:q} --log {log:q} {input:q}"

@@ -12,23 +12,23 @@ rule demo_world:
         wiki_upload=directory(f"{DEMO}/wiki_upload"),
         mner_images=directory(f"{DEMO}/mner_images"),
         mnre_images=directory(f"{DEMO}/mnre_images"),
+    log:
+        f"{LOGS}/demo_world.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem(1000),
+        runtime=10,
     params:
-        out_dir=DEMO,
+        out_dir=lambda w, output: os.path.dirname(output.manifest),
         seed=config["demo"]["seed"],
         pages_per_stream=config["demo"]["pages_per_stream"],
         image_size=config["demo"]["image_size"],
         per_type=config["demo"]["per_type"],
         ner_sizes=config["demo"]["ner_sizes"],
         re_sizes=config["demo"]["re_sizes"],
-    log:
-        f"{LOGS}/demo_world.log",
-    threads: 1
-    resources:
-        mem_mb=mem(1000),
-        runtime=10,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed:q}"
+        "$MORE_IE_PYTHON -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed:q}"
         " --pages-per-stream {params.pages_per_stream:q} --image-size {params.image_size:q} --per-type {params.per_type:q}"
         " --ner-sizes {params.ner_sizes:q} --re-sizes {params.re_sizes:q} --log {log:q}"

@@ -14,31 +14,32 @@ rule train_expert:
         metrics=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/metrics.json",
         dev=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/dev.marginals.parquet",
         test=f"{RESULTS}/{{dataset}}/experts/{{view}}-s{{seed}}/test.marginals.parquet",
-    wildcard_constraints:
-        view="none|text|image|random_text|random_image",
-        seed=r"\d+",
-    params:
-        task=lambda w: dataset_config(w.dataset)["task"],
-        out_dir=lambda w: expert_dir(w.dataset, w.view, w.seed),
-        retrieval=lambda w, input: " ".join(
-            f"--{s}-retrieval {shlex.quote(input[s + '_retrieval'][0])}"
-            for s in ("train", "dev", "test")
-            if input[s + "_retrieval"]
-        ),  # already quoted: inserted as is
-        settings=lambda w: expert_settings(w.dataset),
     log:
         f"{LOGS}/{{dataset}}/experts/{{view}}-s{{seed}}.log",
     benchmark:
         f"{BENCH}/{{dataset}}/experts/{{view}}-s{{seed}}.tsv"
+    wildcard_constraints:
+        view="none|text|image|random_text|random_image",
+        seed=r"\d+",
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(16000),
         runtime=12 * 60,
         gpu=1,
-    conda:
-        ENV
+    params:
+        task=lambda w: dataset_config(w.dataset)["task"],
+        out_dir=lambda w: expert_dir(w.dataset, w.view, w.seed),
+        retrieval=lambda w, input: " ".join(
+            f"--{s}-retrieval {shlex.quote(input[f'{s}_retrieval'][0])}"
+            for s in ("train", "dev", "test")
+            if input[f"{s}_retrieval"]
+        ),
+        # already quoted: inserted as is
+        settings=lambda w: expert_settings(w.dataset),
     shell:
-        "{PYTHON} -m more_ie train-expert --task {params.task:q} --view {wildcards.view:q}"
+        "$MORE_IE_PYTHON -m more_ie train-expert --task {params.task:q} --view {wildcards.view:q}"
         " --train {input.train:q} --dev {input.dev:q} --test {input.test:q} {params.retrieval}"
         " --out-dir {params.out_dir:q} --settings {params.settings:q} --seed {wildcards.seed:q}"
         " --threads {threads} --log {log:q}"

@@ -7,6 +7,16 @@ rule corpus_shard:
         index=lambda w: [kc_index_file(w.kc, w.shard)] if kc_index_file(w.kc, w.shard) else [],
     output:
         f"{RESULTS}/knowledge/{{kc}}/shards/{{shard}}.parquet",
+    log:
+        f"{LOGS}/knowledge/{{kc}}/shards/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/knowledge/{{kc}}/shards/{{shard}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem(3000),
+        runtime=120,
     params:
         # A KC shard is shard `local_shard` of `shards` of one of the KC's sources (see kc_sources).
         kind=lambda w: kc_shard_source(w.kc, w.shard)[1]["kind"],
@@ -20,18 +30,8 @@ rule corpus_shard:
         title_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["title_field"],
         text_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["text_field"],
         images_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["images_field"],
-    log:
-        f"{LOGS}/knowledge/{{kc}}/shards/{{shard}}.log",
-    benchmark:
-        f"{BENCH}/knowledge/{{kc}}/shards/{{shard}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem(3000),
-        runtime=120,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie corpus-shard --kind {params.kind:q} --source {input.source:q} {params.index_arg}"
+        "$MORE_IE_PYTHON -m more_ie corpus-shard --kind {params.kind:q} --source {input.source:q} {params.index_arg}"
         " --shard {params.local_shard:q} --shards {params.shards:q} --max-page-chars {params.max_page_chars:q}"
         " --title-field {params.title_field:q} --text-field {params.text_field:q} --images-field {params.images_field:q}"
         " --out {output:q} --log {log:q}"
@@ -44,14 +44,14 @@ rule redirects:
         f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
     log:
         f"{LOGS}/knowledge/{{kc}}/redirects.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(4000),
         runtime=30,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie redirects --out {output:q} --log {log:q} {input:q}"
+        "$MORE_IE_PYTHON -m more_ie redirects --out {output:q} --log {log:q} {input:q}"
 
 
 rule text_kc:
@@ -60,21 +60,23 @@ rule text_kc:
         redirects=f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
     output:
         f"{RESULTS}/knowledge/{{kc}}/text_kc/{{shard}}.parquet",
-    params:
-        include_disambiguation=lambda w: "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else "",
-        min_sentence_chars=lambda w: kc_config(w.kc)["min_sentence_chars"],
     log:
         f"{LOGS}/knowledge/{{kc}}/text_kc/{{shard}}.log",
     benchmark:
         f"{BENCH}/knowledge/{{kc}}/text_kc/{{shard}}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(4000),
         runtime=60,
-    conda:
-        ENV
+    params:
+        include_disambiguation=lambda w: (
+            "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else ""
+        ),
+        min_sentence_chars=lambda w: kc_config(w.kc)["min_sentence_chars"],
     shell:
-        "{PYTHON} -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
+        "$MORE_IE_PYTHON -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
         " --shard $((10#{wildcards.shard})) {params.include_disambiguation}"
         " --min-sentence-chars {params.min_sentence_chars:q} --out {output:q} --log {log:q}"
 
@@ -85,19 +87,21 @@ rule image_kc:
         redirects=f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
     output:
         f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
-    params:
-        include_disambiguation=lambda w: "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else "",
-        upload_base=lambda w: kc_config(w.kc)["images"]["upload_base"],
-        thumb_width=lambda w: kc_config(w.kc)["images"]["thumb_width"] or "none",
     log:
         f"{LOGS}/knowledge/{{kc}}/image_kc.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(4000),
         runtime=30,
-    conda:
-        ENV
+    params:
+        include_disambiguation=lambda w: (
+            "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else ""
+        ),
+        upload_base=lambda w: kc_config(w.kc)["images"]["upload_base"],
+        thumb_width=lambda w: kc_config(w.kc)["images"]["thumb_width"] or "none",
     shell:
-        "{PYTHON} -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
+        "$MORE_IE_PYTHON -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
         " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width:q}"
         " --out {output:q} --log {log:q} {input.shards:q}"

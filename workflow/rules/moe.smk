@@ -6,8 +6,17 @@ rule gate_features:
         f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
     output:
         f"{RESULTS}/{{dataset}}/moe/features/{{split}}.parquet",
+    log:
+        f"{LOGS}/{{dataset}}/moe/features_{{split}}.log",
     wildcard_constraints:
         split="dev|test",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem(6000),
+        runtime=30,
+        gpu=1,
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
         clip_arch=IMAGE["clip_arch"],
@@ -15,17 +24,8 @@ rule gate_features:
         text_encoder=MOE["gate_text_encoder"] or "none",
         image_features="yes" if MOE["gate_image_features"] else "no",
         batch_size=IMAGE["batch_size"],
-    log:
-        f"{LOGS}/{{dataset}}/moe/features_{{split}}.log",
-    threads: 2
-    resources:
-        mem_mb=mem(6000),
-        runtime=30,
-        gpu=1,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q}"
+        "$MORE_IE_PYTHON -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q}"
         " --text-encoder {params.text_encoder:q} --image-features {params.image_features:q}"
         " --clip-arch {params.clip_arch:q} --clip-pretrained {params.clip_pretrained:q}"
         " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"
@@ -33,8 +33,11 @@ rule gate_features:
 
 rule moe:
     input:
-        experts=lambda w: [f"{d}/{f}" for d in dataset_experts(w.dataset).values()
-                           for f in ("metrics.json", "dev.marginals.parquet", "test.marginals.parquet")],
+        experts=lambda w: [
+            f"{d}/{f}"
+            for d in dataset_experts(w.dataset).values()
+            for f in ("metrics.json", "dev.marginals.parquet", "test.marginals.parquet")
+        ],
         dev=f"{RESULTS}/{{dataset}}/data/dev.parquet",
         test=f"{RESULTS}/{{dataset}}/data/test.parquet",
         dev_features=f"{RESULTS}/{{dataset}}/moe/features/dev.parquet",
@@ -47,6 +50,14 @@ rule moe:
             subcategory="{dataset}",
         ),
         gates=directory(f"{RESULTS}/{{dataset}}/moe/gates"),
+    log:
+        f"{LOGS}/{{dataset}}/moe.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem(4000),
+        runtime=30,
     params:
         task=lambda w: dataset_config(w.dataset)["task"],
         experts=lambda w: [f"{name}={folder}" for name, folder in dataset_experts(w.dataset).items()],
@@ -59,16 +70,8 @@ rule moe:
         resamples=MOE["bootstrap_resamples"],
         bootstrap_seed=MOE["bootstrap_seed"],
         config_hash=lambda w: result_config_hash(w.dataset),
-    log:
-        f"{LOGS}/{{dataset}}/moe.log",
-    threads: 1
-    resources:
-        mem_mb=mem(4000),
-        runtime=30,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie moe --task {params.task:q} --dataset {wildcards.dataset:q} --expert {params.experts:q}"
+        "$MORE_IE_PYTHON -m more_ie moe --task {params.task:q} --dataset {wildcards.dataset:q} --expert {params.experts:q}"
         " --variant {params.variants:q} --dev {input.dev:q} --test {input.test:q}"
         " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --gate {params.gate:q}"
         " --epochs {params.epochs:q} --batch-size {params.batch_size:q} --lr {params.lr:q} --holdout {params.holdout:q}"
@@ -83,19 +86,25 @@ rule summary:
         csv=report(f"{RESULTS}/summary.csv", caption="../report/summary.rst", category="Tables"),
         md=f"{RESULTS}/summary.md",
         html=report(f"{RESULTS}/summary.html", caption="../report/summary.rst", category="Tables"),
-        variants=report(f"{RESULTS}/plots/f1_variants.png", caption="../report/f1_variants.rst", category="Plots"),
-        gate=report(f"{RESULTS}/plots/gate_weights.png", caption="../report/gate_weights.rst", category="Plots"),
-        labelwise=report(f"{RESULTS}/plots/labelwise_f1.png", caption="../report/labelwise_f1.rst", category="Plots"),
-    params:
-        plots_dir=f"{RESULTS}/plots",
+        variants=report(
+            f"{RESULTS}/plots/f1_variants.png", caption="../report/f1_variants.rst", category="Plots"
+        ),
+        gate=report(
+            f"{RESULTS}/plots/gate_weights.png", caption="../report/gate_weights.rst", category="Plots"
+        ),
+        labelwise=report(
+            f"{RESULTS}/plots/labelwise_f1.png", caption="../report/labelwise_f1.rst", category="Plots"
+        ),
     log:
         f"{LOGS}/summary.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(2000),
         runtime=10,
-    conda:
-        ENV
+    params:
+        plots_dir=lambda w, output: os.path.dirname(output.variants),
     shell:
-        "{PYTHON} -m more_ie summary --csv {output.csv:q} --md {output.md:q} --html {output.html:q}"
+        "$MORE_IE_PYTHON -m more_ie summary --csv {output.csv:q} --md {output.md:q} --html {output.html:q}"
         " --plots-dir {params.plots_dir:q} --log {log:q} {input:q}"

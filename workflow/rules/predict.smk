@@ -4,22 +4,18 @@
 rule predict_manifest:
     output:
         f"{RESULTS}/{{dataset}}/predict/run.json",
-    params:
-        # a params value: editing any setting it holds rewrites the manifest
-        manifest=lambda w: json.dumps(predict_manifest(w.dataset), sort_keys=True),
     log:
         f"{LOGS}/{{dataset}}/predict_manifest.log",
+    localrule: True
     threads: 1
     resources:
         mem_mb=mem(500),
         runtime=5,
-    localrule: True
+    params:
+        # a params value: editing any setting it holds rewrites the manifest
+        manifest=lambda w: json.dumps(predict_manifest(w.dataset), sort_keys=True),
     run:
-        from more_ie.utils import write_json
-
-        write_json(output[0], json.loads(params.manifest))
-        Path(log[0]).parent.mkdir(parents=True, exist_ok=True)
-        Path(log[0]).write_text(f"wrote {output[0]}\n")
+        write_manifest(output[0], params.manifest, log[0])
 
 
 rule case_study:
@@ -32,19 +28,20 @@ rule case_study:
             category="Case study",
             subcategory="{dataset}",
         ),
-    params:
-        run_dir=RESULTS,
-        posts=CASE_STUDY_POSTS,
-        seed=CASE_STUDY_SEED,
     log:
         f"{LOGS}/{{dataset}}/case_study.log",
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(6000),
         runtime=30,
-    conda:
-        ENV
+    params:
+        # the run folder: {run}/{dataset}/case_study.html
+        run_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+        posts=CASE_STUDY_POSTS,
+        seed=CASE_STUDY_SEED,
     shell:
-        "{PYTHON} -m more_ie predict --run-dir {params.run_dir:q} --dataset {wildcards.dataset:q}"
+        "$MORE_IE_PYTHON -m more_ie predict --run-dir {params.run_dir:q} --dataset {wildcards.dataset:q}"
         " --case-study {params.posts:q} --seed {params.seed:q} --threads {threads} --device cpu"
         " --out {output:q} --log {log:q}"

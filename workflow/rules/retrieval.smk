@@ -11,14 +11,14 @@ rule bm25_shard_index:
         f"{LOGS}/index/{{kc}}/bm25_shards/{{shard}}.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/bm25_shards/{{shard}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(6000),
         runtime=120,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie bm25-index --threads {threads} --out {output:q} --log {log:q} {input:q}"
+        "$MORE_IE_PYTHON -m more_ie bm25-index --threads {threads} --out {output:q} --log {log:q} {input:q}"
 
 
 rule bm25_index:
@@ -30,14 +30,14 @@ rule bm25_index:
         f"{LOGS}/index/{{kc}}/bm25_merge.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/bm25_merge.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(6000),
         runtime=240,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie bm25-merge --out {output:q} --log {log:q} {input:q}"
+        "$MORE_IE_PYTHON -m more_ie bm25-merge --out {output:q} --log {log:q} {input:q}"
 
 
 rule retrieve_text:
@@ -47,23 +47,23 @@ rule retrieve_text:
         kc=lambda w: text_kc_shards(retrieval_kc("text")),
     output:
         f"{RESULTS}/{{dataset}}/retrieval/{{split}}.text.parquet",
+    log:
+        f"{LOGS}/{{dataset}}/retrieval/{{split}}.text.log",
+    benchmark:
+        f"{BENCH}/{{dataset}}/retrieval/{{split}}.text.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem(6000),
+        runtime=60,
     params:
         kc_dir=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('text')}/text_kc",
         k=config["retrieval"]["text"]["k"],
         k1=config["retrieval"]["text"]["bm25_k1"],
         b=config["retrieval"]["text"]["bm25_b"],
-    log:
-        f"{LOGS}/{{dataset}}/retrieval/{{split}}.text.log",
-    benchmark:
-        f"{BENCH}/{{dataset}}/retrieval/{{split}}.text.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem(6000),
-        runtime=60,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie retrieve-text --split {input.split:q} --index {input.index:q} --kc-dir {params.kc_dir:q}"
+        "$MORE_IE_PYTHON -m more_ie retrieve-text --split {input.split:q} --index {input.index:q} --kc-dir {params.kc_dir:q}"
         " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --out {output:q} --log {log:q}"
 
 
@@ -73,21 +73,21 @@ rule retrieve_random:
         kc=lambda w: random_view_kc(w.view),
     output:
         f"{RESULTS}/{{dataset}}/retrieval/{{split}}.{{view}}.parquet",
-    wildcard_constraints:
-        view="random_text|random_image",
-    params:
-        k=lambda w: config["retrieval"]["text" if w.view == "random_text" else "image"]["k"],
-        seed=config["retrieval"]["seed"],
     log:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.{{view}}.log",
+    wildcard_constraints:
+        view="random_text|random_image",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(4000),
         runtime=20,
-    conda:
-        ENV
+    params:
+        k=lambda w: config["retrieval"]["text" if w.view == "random_text" else "image"]["k"],
+        seed=config["retrieval"]["seed"],
     shell:
-        "{PYTHON} -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q} --k {params.k:q}"
+        "$MORE_IE_PYTHON -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q} --k {params.k:q}"
         " --seed {params.seed:q} --out {output:q} --log {log:q} {input.kc:q}"
 
 
@@ -104,23 +104,23 @@ rule download_kc_images:
         f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
     output:
         f"{RESULTS}/knowledge/{{kc}}/images_manifest/{{shard}}.parquet",
+    log:
+        f"{LOGS}/knowledge/{{kc}}/download_images/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/knowledge/{{kc}}/download_images/{{shard}}.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem(2000),
+        runtime=24 * 60,
     params:
         images_dir=f"{RESULTS}/knowledge/{{kc}}/images",
         max_in_flight=IMAGE["max_in_flight"],
         shards=lambda w: kc_config(w.kc)["images"]["download_shards"],
         rate=lambda w: image_download_rate(w.kc),
-    log:
-        f"{LOGS}/knowledge/{{kc}}/download_images/{{shard}}.log",
-    benchmark:
-        f"{BENCH}/knowledge/{{kc}}/download_images/{{shard}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem(2000),
-        runtime=24 * 60,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie.download --log {log:q} shard --image-kc {input:q} --images-dir {params.images_dir:q}"
+        "$MORE_IE_PYTHON -m more_ie download-images --log {log:q} --image-kc {input:q} --images-dir {params.images_dir:q}"
         " --shard $((10#{wildcards.shard})) --shards {params.shards:q} --max-in-flight {params.max_in_flight:q}"
         " --requests-per-second {params.rate:q} --manifest {output:q}"
 
@@ -129,21 +129,22 @@ rule merge_kc_images_manifests:
     input:
         kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
         manifests=lambda w: expand(
-            f"{RESULTS}/knowledge/{w.kc}/images_manifest/{{shard}}.parquet", shard=image_download_shard_ids(w.kc)
+            f"{RESULTS}/knowledge/{w.kc}/images_manifest/{{shard}}.parquet",
+            shard=image_download_shard_ids(w.kc),
         ),
     output:
         manifest=f"{RESULTS}/knowledge/{{kc}}/images_manifest.parquet",
         kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
     log:
         f"{LOGS}/knowledge/{{kc}}/download_images.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem(2000),
         runtime=30,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m more_ie.download --log {log:q} merge --image-kc {input.kc:q} --manifest-out {output.manifest:q}"
+        "$MORE_IE_PYTHON -m more_ie merge-image-manifests --log {log:q} --image-kc {input.kc:q} --manifest-out {output.manifest:q}"
         " --out {output.kc:q} {input.manifests:q}"
 
 
@@ -153,23 +154,23 @@ rule clip_encode_kc:
     output:
         emb=f"{RESULTS}/index/{{kc}}/clip/emb/{{shard}}.npy",
         ids=f"{RESULTS}/index/{{kc}}/clip/ids/{{shard}}.parquet",
-    params:
-        shards=IMAGE["shards"],
-        clip=clip_args(),
-        batch_size=IMAGE["batch_size"],
     log:
         f"{LOGS}/index/{{kc}}/clip/{{shard}}.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/clip/{{shard}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(8000),
         runtime=12 * 60,
         gpu=1,
-    conda:
-        ENV
+    params:
+        shards=IMAGE["shards"],
+        clip=clip_args(),
+        batch_size=IMAGE["batch_size"],
     shell:
-        "{PYTHON} -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
+        "$MORE_IE_PYTHON -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
         " --shards {params.shards:q} {params.clip} --batch-size {params.batch_size:q} --workers {threads}"
         " --emb-out {output.emb:q} --ids-out {output.ids:q} --log {log:q}"
 
@@ -181,20 +182,20 @@ rule image_index:
     output:
         index=f"{RESULTS}/index/{{kc}}/clip/faiss.index",
         ids=f"{RESULTS}/index/{{kc}}/clip/faiss_ids.parquet",
-    params:
-        factory=IMAGE["faiss_factory"],
     log:
         f"{LOGS}/index/{{kc}}/clip/faiss.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/clip/faiss.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(32000),
         runtime=4 * 60,
-    conda:
-        ENV
+    params:
+        factory=IMAGE["faiss_factory"],
     shell:
-        "{PYTHON} -m more_ie image-index --factory {params.factory:q} --out {output.index:q} --ids-out {output.ids:q}"
+        "$MORE_IE_PYTHON -m more_ie image-index --factory {params.factory:q} --out {output.index:q} --ids-out {output.ids:q}"
         " --log {log:q} --emb {input.emb:q} --ids {input.ids:q}"
 
 
@@ -206,23 +207,23 @@ rule retrieve_image:
         kc=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('image')}/image_kc.parquet",
     output:
         f"{RESULTS}/{{dataset}}/retrieval/{{split}}.image.parquet",
-    params:
-        images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        k=IMAGE["k"],
-        clip=clip_args(),
-        batch_size=IMAGE["batch_size"],
     log:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.image.log",
     benchmark:
         f"{BENCH}/{{dataset}}/retrieval/{{split}}.image.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem(8000),
         runtime=60,
         gpu=1,
-    conda:
-        ENV
+    params:
+        images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
+        k=IMAGE["k"],
+        clip=clip_args(),
+        batch_size=IMAGE["batch_size"],
     shell:
-        "{PYTHON} -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
+        "$MORE_IE_PYTHON -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
         " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k:q} {params.clip}"
         " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"

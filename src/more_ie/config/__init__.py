@@ -1,4 +1,5 @@
 """Config loading and schema validation."""
+
 from more_ie.config.validate import (
     SCHEMA_PATH,
     ConfigError,
@@ -8,4 +9,11 @@ from more_ie.config.validate import (
     validate_config,
 )
 
-__all__ = ["SCHEMA_PATH", "ConfigError", "check_local_path", "load_config", "missing_local_paths", "validate_config"]
+__all__ = [
+    "SCHEMA_PATH",
+    "ConfigError",
+    "check_local_path",
+    "load_config",
+    "missing_local_paths",
+    "validate_config",
+]

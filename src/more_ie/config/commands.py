@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,5 +27,10 @@ def add_check_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = [
-    Command("check-config", "Validate a config file against the schema.", add_check_config_arguments, run_check_config),
+    Command(
+        "check-config",
+        "Validate a config file against the schema.",
+        add_check_config_arguments,
+        run_check_config,
+    ),
 ]

@@ -5,6 +5,7 @@ every error names the offending key as a dotted path. Local input paths are chec
 :func:`check_local_path` when a run needs them: a path must exist unless a pipeline stage
 produces it (it lies under ``results/``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -81,9 +82,13 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
         views = set(variant.split("+"))
         missing = views - set(experts.get("views", []))
         if missing:
-            raise ConfigError(f"{where}: moe.variants: {variant} needs experts.views to include {sorted(missing)}")
+            raise ConfigError(
+                f"{where}: moe.variants: {variant} needs experts.views to include {sorted(missing)}"
+            )
         if len(views) == 1 and len(experts.get("seeds", [])) < 2:
-            raise ConfigError(f"{where}: moe.variants: {variant} combines two seeds; experts.seeds has fewer than 2")
+            raise ConfigError(
+                f"{where}: moe.variants: {variant} combines two seeds; experts.seeds has fewer than 2"
+            )
     kc_names = list(config.get("knowledge", {}))
     for view in ("text", "image"):
         chosen = config.get("retrieval", {}).get(view, {}).get("kc")

@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,13 @@ def add_prepare_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, help="the split's text file")
     parser.add_argument("--format", required=True, choices=["conll_imgid", "mnre_dict"])
     parser.add_argument("--label-map", nargs="*", default=[], metavar="OLD=NEW", help="entity-type renames")
-    parser.add_argument("--no-relation-labels", nargs="+", default=list(DEFAULT_NO_RELATION_LABELS), metavar="LABEL",
-                   help="RE: spellings of 'no relation' (case-insensitive), renamed to 'None'")
+    parser.add_argument(
+        "--no-relation-labels",
+        nargs="+",
+        default=list(DEFAULT_NO_RELATION_LABELS),
+        metavar="LABEL",
+        help="RE: spellings of 'no relation' (case-insensitive), renamed to 'None'",
+    )
     parser.add_argument("--out", required=True)
 
 
@@ -40,15 +46,22 @@ def run_check_images(args: argparse.Namespace) -> None:
     if found.missing:
         logger.warning(
             "%d of the images named by %s are not in %s (e.g. %s); the image view has no retrieval for them",
-            len(found.missing), ", ".join(args.splits), args.images_dir, ", ".join(found.missing[:3]),
+            len(found.missing),
+            ", ".join(args.splits),
+            args.images_dir,
+            ", ".join(found.missing[:3]),
         )
     if found.undecodable:
         logger.warning(
             "%d images in %s cannot be decoded (e.g. %s); the image view has no retrieval for them",
-            len(found.undecodable), args.images_dir, "; ".join(f"{n}: {e}" for n, e in found.undecodable[:3]),
+            len(found.undecodable),
+            args.images_dir,
+            "; ".join(f"{n}: {e}" for n, e in found.undecodable[:3]),
         )
     if not found.missing and not found.undecodable:
-        logger.info("all images named by %d samples are present and decode in %s", found.n_samples, args.images_dir)
+        logger.info(
+            "all images named by %d samples are present and decode in %s", found.n_samples, args.images_dir
+        )
     with atomic_open(args.out) as handle:
         handle.write("image\tproblem\n")  # problem: missing (absent or outside the folder) or undecodable
         handle.writelines(f"{name}\tmissing\n" for name in found.missing)
@@ -57,11 +70,23 @@ def run_check_images(args: argparse.Namespace) -> None:
 
 def add_check_images_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images-dir", type=optional_path, default=None)
-    parser.add_argument("--out", required=True, help="TSV of image names with their problem (missing, undecodable)")
+    parser.add_argument(
+        "--out", required=True, help="TSV of image names with their problem (missing, undecodable)"
+    )
     parser.add_argument("splits", nargs="+", help="normalized split files")
 
 
 COMMANDS = [
-    Command("prepare-dataset", "Normalize one dataset split to Parquet.", add_prepare_dataset_arguments, run_prepare_dataset),
-    Command("check-images", "List the images a dataset names that the images folder lacks or that do not decode.", add_check_images_arguments, run_check_images),
+    Command(
+        "prepare-dataset",
+        "Normalize one dataset split to Parquet.",
+        add_prepare_dataset_arguments,
+        run_prepare_dataset,
+    ),
+    Command(
+        "check-images",
+        "List the images a dataset names that the images folder lacks or that do not decode.",
+        add_check_images_arguments,
+        run_check_images,
+    ),
 ]

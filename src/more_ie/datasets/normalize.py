@@ -7,6 +7,7 @@ from the configured list, case-insensitively) is renamed to the one name scoring
 images folder (``../x``, ``/etc/passwd``) are counted and logged (they are kept, and every reader
 of images refuses them through ``safe_child``).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,13 @@ def _normalize_no_relation(
         if sample.relation in taken:
             sample.relation = NO_RELATION
     stats["no_relation"] = sum(taken.values())
-    logger.info("%s: no-relation label %s taken as %r (%d samples)", source,
-                " + ".join(repr(k) for k in sorted(taken)), NO_RELATION, sum(taken.values()))
+    logger.info(
+        "%s: no-relation label %s taken as %r (%d samples)",
+        source,
+        " + ".join(repr(k) for k in sorted(taken)),
+        NO_RELATION,
+        sum(taken.values()),
+    )
     return sorted(taken)
 
 
@@ -124,8 +130,12 @@ def normalize_split(
     unsafe = sorted({name for name in images if _unsafe_image_name(name)})
     if unsafe:
         stats["unsafe_image_names"] = len(unsafe)
-        logger.warning("%s: %d image names point outside the images folder and will be treated as missing "
-                       "(e.g. %s)", source, len(unsafe), ", ".join(repr(n) for n in unsafe[:3]))
+        logger.warning(
+            "%s: %d image names point outside the images folder and will be treated as missing " "(e.g. %s)",
+            source,
+            len(unsafe),
+            ", ".join(repr(n) for n in unsafe[:3]),
+        )
     stats["samples"] = table.num_rows
     metadata["more_ie.labels"] = json.dumps(labels)
     write_parquet(table, out, metadata=metadata)
@@ -142,7 +152,9 @@ class ImageCheck:
     undecodable: list[tuple[str, str]] = field(default_factory=list)  # (name, decoder error)
 
 
-def check_images(split_paths: Sequence[str | Path], images_dir: str | Path | None, decode: bool = True) -> ImageCheck:
+def check_images(
+    split_paths: Sequence[str | Path], images_dir: str | Path | None, decode: bool = True
+) -> ImageCheck:
     """Sort the images the splits name into usable, missing and (with ``decode``) undecodable.
 
     "Missing" is decided exactly as image retrieval and the gate features decide it

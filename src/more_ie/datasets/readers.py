@@ -8,6 +8,7 @@
 * **MNRE**: one Python dict literal per line, read with :func:`ast.literal_eval` (never ``eval``).
   ``pos`` is 0-based and end-exclusive.
 """
+
 from __future__ import annotations
 
 import ast
@@ -123,7 +124,7 @@ def read_conll_imgid(
             if line.startswith("IMGID:"):
                 if (done := finish()) is not None:
                     yield done
-                image_id = line[len("IMGID:"):].strip()
+                image_id = line[len("IMGID:") :].strip()
                 image = f"{image_id}.jpg" if image_id else None
                 start = line_no
                 continue
@@ -134,7 +135,9 @@ def read_conll_imgid(
                 continue
             parts = line.split("\t")
             if len(parts) != 2:
-                raise DatasetError(f"{where}: expected 'token<TAB>tag', got {len(parts) - 1} tabs: {line[:80]!r}")
+                raise DatasetError(
+                    f"{where}: expected 'token<TAB>tag', got {len(parts) - 1} tabs: {line[:80]!r}"
+                )
             if not tokens:
                 start = start or line_no
             tags.append(_fix_tag(parts[1].strip(), tags[-1] if tags else "O", label_map, where, stats))

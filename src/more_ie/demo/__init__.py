@@ -4,6 +4,7 @@
 the articles' images in the upload server's layout, and MNER (Twitter-2017 format) and MNRE
 (MNRE-2 format) data sets whose posts can only be resolved with the retrieved knowledge.
 """
+
 from more_ie.demo.generate import DemoScale, generate_demo_world
 from more_ie.demo.wiki import INDEX_NAME, XML_NAME, upload_relpath
 

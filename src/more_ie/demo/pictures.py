@@ -6,6 +6,7 @@ than to any other entity's picture. Distractors (post images of nothing in the k
 are grey, so their nearest neighbour is an arbitrary, misleading article. All randomness comes
 from seeded ``random.Random`` instances and the encoders are deterministic: the bytes repeat.
 """
+
 from __future__ import annotations
 
 import io

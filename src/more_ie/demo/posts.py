@@ -10,6 +10,7 @@ has something to learn:
 
 Splits draw from their own entity pools (valid/val from dev), so test names are unseen in training.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,10 +29,23 @@ log = logging.getLogger(__name__)
 MNER_FILES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
 MNRE_FILES = {"train": "mnre_train.txt", "dev": "mnre_val .txt", "test": "mnre_test.txt"}  # sic: the space
 MODES = (("both", 0.4), ("text", 0.3), ("image", 0.3))
-ONE = ("Everyone is talking about {X} today", "Big news about {X} tonight", "Can't stop thinking about {X}",
-       "{X} is trending again", "Finally saw {X} !", "What a week for {X}", "Thoughts on {X} ?", "Photos : {X}")
-TWO = ("{X} and {Y} trending right now", "{X} meets {Y} , finally", "Photos : {X} with {Y}",
-       "{Y} and {X} together again", "Thoughts on {X} and {Y} ?")
+ONE = (
+    "Everyone is talking about {X} today",
+    "Big news about {X} tonight",
+    "Can't stop thinking about {X}",
+    "{X} is trending again",
+    "Finally saw {X} !",
+    "What a week for {X}",
+    "Thoughts on {X} ?",
+    "Photos : {X}",
+)
+TWO = (
+    "{X} and {Y} trending right now",
+    "{X} meets {Y} , finally",
+    "Photos : {X} with {Y}",
+    "{Y} and {X} together again",
+    "Thoughts on {X} and {Y} ?",
+)
 Write = Callable[[Path, bytes], None]
 
 
@@ -84,7 +98,9 @@ class PostWriter:
             img_id = f"17_06_{first_id + 3 * i}"
             has_image = self._image(rng, out_dir / "mner_images" / f"{img_id}.jpg", main, mode, True)
             blocks.append(f"IMGID:{img_id}\n" + "".join(f"{t}\t{g}\n" for t, g in zip(tokens, tags)))
-            truth.append({"image": f"{img_id}.jpg", "mode": mode, "entity": main.name, "has_image": has_image})
+            truth.append(
+                {"image": f"{img_id}.jpg", "mode": mode, "entity": main.name, "has_image": has_image}
+            )
         self.write(out_dir / "mner" / MNER_FILES[split], "\n".join(blocks).encode("utf-8") + b"\n")
         return truth
 
@@ -107,8 +123,13 @@ class PostWriter:
             tokens, spans = self._fill(rng, rng.choice(TWO), slots)
             img_id = f"twitter_stream_2026_01_01_{split}_{i}.jpg"
             self._image(rng, out_dir / "mnre_images" / img_id, head, mode, False)
-            line = {"token": tokens, "h": {"name": slots["X"], "pos": list(spans["X"])},
-                    "t": {"name": slots["Y"], "pos": list(spans["Y"])}, "img_id": img_id, "relation": relation}
+            line = {
+                "token": tokens,
+                "h": {"name": slots["X"], "pos": list(spans["X"])},
+                "t": {"name": slots["Y"], "pos": list(spans["Y"])},
+                "img_id": img_id,
+                "relation": relation,
+            }
             lines.append(repr(line))
             truth.append({"image": img_id, "mode": mode, "entity": head.name, "relation": relation})
         self.write(out_dir / "mnre" / MNRE_FILES[split], ("\n".join(lines) + "\n").encode("utf-8"))

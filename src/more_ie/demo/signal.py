@@ -3,6 +3,7 @@
 Used by tests/test_demo_signal.py (on the tiny CI run, and on a run whose retrieval rows were
 attached to the wrong samples, where the checks must fail) and to record the demo's numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ def view_f1(results: Path, dataset: str) -> dict[str, float]:
         view = metrics.parent.name.rsplit("-s", 1)[0]
         by_view.setdefault(view, []).append(json.loads(metrics.read_text())["test"]["micro"]["f1"])
     if not by_view:
-        raise FileNotFoundError(f"{results / dataset}: neither moe_f1.json (schema 2) nor experts/*/metrics.json")
+        raise FileNotFoundError(
+            f"{results / dataset}: neither moe_f1.json (schema 2) nor experts/*/metrics.json"
+        )
     return {view: mean(f1s) for view, f1s in by_view.items()}
 
 
@@ -48,17 +51,29 @@ def variant_f1(results: Path, dataset: str, variant: str) -> tuple[float, float]
 def signal_failures(results: Path, dataset: str, check: SignalCheck, with_moe: bool = True) -> list[str]:
     """What the planted signal guarantees and did not happen; empty when the demo demonstrates."""
     f1 = view_f1(results, dataset)
-    failures = [f"{dataset}: {view} {f1[view]:.3f} is not above none {f1['none']:.3f} + {check.margin}"
-                for view in ("text", "image") if f1[view] < f1["none"] + check.margin]
+    failures = [
+        f"{dataset}: {view} {f1[view]:.3f} is not above none {f1['none']:.3f} + {check.margin}"
+        for view in ("text", "image")
+        if f1[view] < f1["none"] + check.margin
+    ]
     if with_moe:
         average, moe = variant_f1(results, dataset, check.variant)
         if moe < average:
-            failures.append(f"{dataset}: MoE {moe:.3f} is below average pooling {average:.3f} ({check.variant})")
+            failures.append(
+                f"{dataset}: MoE {moe:.3f} is below average pooling {average:.3f} ({check.variant})"
+            )
     return failures
 
 
-def hit_rate(world: Path, results: Path, dataset: str, view: str, split: str = "test", kc: str = "demowiki",
-             ks: tuple[int, ...] = (1, 3)) -> dict[str, float | int]:
+def hit_rate(
+    world: Path,
+    results: Path,
+    dataset: str,
+    view: str,
+    split: str = "test",
+    kc: str = "demowiki",
+    ks: tuple[int, ...] = (1, 3),
+) -> dict[str, float | int]:
     """Share of the posts resolvable by ``view`` whose top-k retrieval holds their entity's article.
 
     Image: the posts whose picture copies an article picture (modes ``both`` and ``image``); a hit
@@ -68,11 +83,18 @@ def hit_rate(world: Path, results: Path, dataset: str, view: str, split: str = "
     data = pq.read_table(results / dataset / "data" / f"{split}.parquet", columns=["sample_id", "image"])
     task = {"ner": "mner", "re": "mnre"}[data.schema.metadata[b"more_ie.task"].decode()]
     truth = {p["image"]: p for p in json.loads((world / "world.json").read_text())["posts"][task][split]}
-    rows = pq.read_table(results / dataset / "retrieval" / f"{split}.{view}.parquet",
-                         columns=["sample_id", "rank", "kc_id", "text"]).to_pylist()
+    rows = pq.read_table(
+        results / dataset / "retrieval" / f"{split}.{view}.parquet",
+        columns=["sample_id", "rank", "kc_id", "text"],
+    ).to_pylist()
     if view == "image":
-        titles = dict(zip(*pq.read_table(results / "knowledge" / kc / "image_kc.parquet",
-                                         columns=["image_id", "title"]).to_pydict().values()))
+        titles = dict(
+            zip(
+                *pq.read_table(results / "knowledge" / kc / "image_kc.parquet", columns=["image_id", "title"])
+                .to_pydict()
+                .values()
+            )
+        )
         found = {r["sample_id"]: [] for r in rows}
         for r in sorted(rows, key=lambda r: r["rank"]):
             found[r["sample_id"]].append(titles[r["kc_id"]])
@@ -83,7 +105,11 @@ def hit_rate(world: Path, results: Path, dataset: str, view: str, split: str = "
             found[r["sample_id"]].append(r["text"])
         is_hit = lambda entity, got: any(t.startswith(f"{entity} is a ") for t in got)  # noqa: E731
     skip = "text" if view == "image" else "image"
-    posts = [(sid, truth[img]["entity"]) for sid, img in zip(*data.to_pydict().values()) if truth[img]["mode"] != skip]
+    posts = [
+        (sid, truth[img]["entity"])
+        for sid, img in zip(*data.to_pydict().values())
+        if truth[img]["mode"] != skip
+    ]
     if not posts:
         raise ValueError(f"{results / dataset}: no {split} post is resolvable by the {view} view")
     out: dict[str, float | int] = {"posts": len(posts)}
@@ -104,11 +130,15 @@ def main(argv: list[str] | None = None) -> None:
     world = args.world or args.results / "demo" / "world"
     report = {}
     for dataset in args.datasets:
-        report[dataset] = {f"{view}_hits_test": hit_rate(world, args.results, dataset, view, "test", ks=(1, 3, 5))
-                           for view in ("text", "image")}
+        report[dataset] = {
+            f"{view}_hits_test": hit_rate(world, args.results, dataset, view, "test", ks=(1, 3, 5))
+            for view in ("text", "image")
+        }
         report[dataset]["test_f1_by_view"] = view_f1(args.results, dataset)
         try:
-            report[dataset]["text+image"] = dict(zip(("average", "moe"), variant_f1(args.results, dataset, "text+image")))
+            report[dataset]["text+image"] = dict(
+                zip(("average", "moe"), variant_f1(args.results, dataset, "text+image"))
+            )
         except (OSError, ValueError) as err:
             report[dataset]["text+image"] = str(err)
     print(json.dumps(report, indent=1))  # a command-line report: stdout is its output

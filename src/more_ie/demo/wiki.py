@@ -7,6 +7,7 @@ The dump is in Wikimedia's multistream layout: one bz2 stream for the header, st
 ``pages_per_stream`` pages, one for the footer, and an index of ``offset:page_id:title`` lines
 (the offset being that of the bz2 stream holding the page).
 """
+
 from __future__ import annotations
 
 import bz2
@@ -27,8 +28,12 @@ _NS = "http://www.mediawiki.org/xml/export-0.10/"
 # Infobox ``| image =`` spellings that occur in real articles; cycled so that each one is parsed.
 _IMAGE_VALUES = ("{f}", "File:{f}", "[[File:{f}|200px|alt=photo]]", "Image:{f}", "{u}|200px")
 # The four redirect spellings that occur in real dumps.
-_REDIRECTS = ("#REDIRECT [[{t}]]\n\n{{{{R from alternative name}}}}", "#redirect [[{t}]]",
-              "#REDIRECT [[{t}#History]]\n{{{{Redr|alternative name|up}}}}", "#REDIRECT[[{t}]] {{{{R from nickname}}}}")
+_REDIRECTS = (
+    "#REDIRECT [[{t}]]\n\n{{{{R from alternative name}}}}",
+    "#redirect [[{t}]]",
+    "#REDIRECT [[{t}#History]]\n{{{{Redr|alternative name|up}}}}",
+    "#REDIRECT[[{t}]] {{{{R from nickname}}}}",
+)
 
 
 @dataclass
@@ -59,15 +64,19 @@ def build_pages(rng: random.Random, world: World) -> tuple[list[Page], list[Wiki
     images: list[WikiImage] = []
     names = {k: e.name for k, e in world.entities.items()}
     for i, e in enumerate(world.entities.values()):
-        display = f"{e.name} {rng.choice(('photo', 'picture', 'view'))}.{rng.choice(('jpg', 'jpg', 'png', 'jpeg'))}"
+        display = (
+            f"{e.name} {rng.choice(('photo', 'picture', 'view'))}.{rng.choice(('jpg', 'jpg', 'png', 'jpeg'))}"
+        )
         images.append(WikiImage(normalize_filename(display), e.key, 0))
         value = _IMAGE_VALUES[i % len(_IMAGE_VALUES)].format(f=display, u=display.replace(" ", "_"))
         link = (lambda t: f"[[{t}]]") if i % 3 else (lambda t: f"[[{t.replace(' ', '_')}|{t}]]")
         facts = " ".join(RELATIONS[r][2].format(h=e.name, t=link(names[t])) for r, t in e.facts)
-        body = (f"{{{{Infobox {e.kind}\n| name = {e.name}\n| image = {value}\n}}}}\n"
-                f"'''{e.name}''' is a {e.kind}. {facts}\n\n== History ==\n"
-                f"Records begin in {rng.randint(1200, 1990)}.<ref>{{{{cite web |url=http://example.org/{i} "
-                f"|title=Archive}}}}</ref>\n")
+        body = (
+            f"{{{{Infobox {e.kind}\n| name = {e.name}\n| image = {value}\n}}}}\n"
+            f"'''{e.name}''' is a {e.kind}. {facts}\n\n== History ==\n"
+            f"Records begin in {rng.randint(1200, 1990)}.<ref>{{{{cite web |url=http://example.org/{i} "
+            f"|title=Archive}}}}</ref>\n"
+        )
         if i % 7 == 3:  # a gallery of two more pictures of the same entity
             more = [f"{e.name} {n}.jpg" for n in ("early", "late")]
             images += [WikiImage(normalize_filename(m), e.key, v) for v, m in enumerate(more, 1)]
@@ -103,28 +112,37 @@ def _sha1(text: str) -> str:
 def _page_xml(page: Page, page_id: int, rev_id: int) -> str:
     redirect = f"    <redirect title={quoteattr(page.redirect)} />\n" if page.redirect else ""
     size = len(page.text.encode("utf-8"))
-    text = (f'<text bytes="{size}" xml:space="preserve">{escape(page.text, {chr(34): "&quot;"})}</text>'
-            if page.text else '<text bytes="0" xml:space="preserve" />')
-    return (f"  <page>\n    <title>{escape(page.title)}</title>\n    <ns>{page.ns}</ns>\n    <id>{page_id}</id>\n"
-            f"{redirect}    <revision>\n      <id>{rev_id}</id>\n      <timestamp>2025-12-01T00:00:00Z</timestamp>\n"
-            f"      <contributor>\n        <username>Demo editor</username>\n        <id>7</id>\n"
-            f"      </contributor>\n      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
-            f"      {text}\n      <sha1>{_sha1(page.text)}</sha1>\n    </revision>\n  </page>\n")
+    text = (
+        f'<text bytes="{size}" xml:space="preserve">{escape(page.text, {chr(34): "&quot;"})}</text>'
+        if page.text
+        else '<text bytes="0" xml:space="preserve" />'
+    )
+    return (
+        f"  <page>\n    <title>{escape(page.title)}</title>\n    <ns>{page.ns}</ns>\n    <id>{page_id}</id>\n"
+        f"{redirect}    <revision>\n      <id>{rev_id}</id>\n      <timestamp>2025-12-01T00:00:00Z</timestamp>\n"
+        f"      <contributor>\n        <username>Demo editor</username>\n        <id>7</id>\n"
+        f"      </contributor>\n      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
+        f"      {text}\n      <sha1>{_sha1(page.text)}</sha1>\n    </revision>\n  </page>\n"
+    )
 
 
 def write_multistream(pages: list[Page], out_dir: Path, pages_per_stream: int) -> int:
     """Write the dump and its index; page ids increase with gaps, as in real dumps. Returns the streams."""
-    namespaces = "\n".join(f'      <namespace key="{k}" case="first-letter">{n}</namespace>'
-                           for k, n in ((0, ""), (4, SITE), (6, "File"), (10, "Template"), (14, "Category")))
-    header = (f'<mediawiki xmlns="{_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-              f'xsi:schemaLocation="{_NS} http://www.mediawiki.org/xml/export-0.10.xsd" version="0.10" xml:lang="en">\n'
-              f"  <siteinfo>\n    <sitename>{SITE}</sitename>\n    <dbname>demowiki</dbname>\n"
-              f"    <case>first-letter</case>\n    <namespaces>\n{namespaces}\n    </namespaces>\n  </siteinfo>\n")
+    namespaces = "\n".join(
+        f'      <namespace key="{k}" case="first-letter">{n}</namespace>'
+        for k, n in ((0, ""), (4, SITE), (6, "File"), (10, "Template"), (14, "Category"))
+    )
+    header = (
+        f'<mediawiki xmlns="{_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{_NS} http://www.mediawiki.org/xml/export-0.10.xsd" version="0.10" xml:lang="en">\n'
+        f"  <siteinfo>\n    <sitename>{SITE}</sitename>\n    <dbname>demowiki</dbname>\n"
+        f"    <case>first-letter</case>\n    <namespaces>\n{namespaces}\n    </namespaces>\n  </siteinfo>\n"
+    )
     blocks = [bz2.compress(header.encode("utf-8"))]
     offset, index = len(blocks[0]), []
     for start in range(0, len(pages), pages_per_stream):
         xml = []
-        for j, page in enumerate(pages[start:start + pages_per_stream], start):
+        for j, page in enumerate(pages[start : start + pages_per_stream], start):
             page_id = 10 + 3 * j + j % 2
             xml.append(_page_xml(page, page_id, 1_000_000 + 7 * j))
             index.append(f"{offset}:{page_id}:{page.title}\n")

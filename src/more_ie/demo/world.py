@@ -7,6 +7,7 @@ that the training posts did: an expert cannot memorise name -> type, it has to r
 knowledge. Each entity also has a nickname that no article sentence contains (only a redirect
 page), so a post that uses it can be resolved through its image but not through BM25.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,8 +18,12 @@ TYPES = (PER, LOC, ORG, MISC)
 POOLS = ("train", "dev", "test")
 NONE_RELATION = "None"
 # The word that gives an entity's type away; it appears in the article, never in a post.
-KINDS = {PER: ("singer", "footballer", "painter", "poet"), LOC: ("city", "town", "village", "harbour"),
-         ORG: ("club", "company", "band", "university"), MISC: ("festival", "marathon", "fair", "tournament")}
+KINDS = {
+    PER: ("singer", "footballer", "painter", "poet"),
+    LOC: ("city", "town", "village", "harbour"),
+    ORG: ("club", "company", "band", "university"),
+    MISC: ("festival", "marathon", "fair", "tournament"),
+}
 # MNRE-2 label -> (head type, tail type, how the head's article states it).
 RELATIONS = {
     "/per/org/member_of": (PER, ORG, "{h} is a member of {t}."),
@@ -27,10 +32,56 @@ RELATIONS = {
     "/org/loc/locate_at": (ORG, LOC, "{h} is based in {t}."),
     "/misc/loc/held_on": (MISC, LOC, "{h} is held in {t}."),
 }
-_ONSETS = ("Vor", "Kes", "Tal", "Bryn", "Ost", "Quel", "Dren", "Mar", "Yar", "Fen", "Hal", "Sav", "Zan",
-           "Cor", "Ulm", "Pell", "Rud", "Thal", "Gald", "Nim", "Ard", "Wex", "Lor", "Brim", "Esk", "Jov")
-_ENDINGS = ("lan", "mir", "dra", "wick", "holt", "ora", "vik", "ett", "ando", "ux", "bel", "ston",
-            "ira", "goth", "ane", "ric", "ula", "mont", "esh", "ivo")
+_ONSETS = (
+    "Vor",
+    "Kes",
+    "Tal",
+    "Bryn",
+    "Ost",
+    "Quel",
+    "Dren",
+    "Mar",
+    "Yar",
+    "Fen",
+    "Hal",
+    "Sav",
+    "Zan",
+    "Cor",
+    "Ulm",
+    "Pell",
+    "Rud",
+    "Thal",
+    "Gald",
+    "Nim",
+    "Ard",
+    "Wex",
+    "Lor",
+    "Brim",
+    "Esk",
+    "Jov",
+)
+_ENDINGS = (
+    "lan",
+    "mir",
+    "dra",
+    "wick",
+    "holt",
+    "ora",
+    "vik",
+    "ett",
+    "ando",
+    "ux",
+    "bel",
+    "ston",
+    "ira",
+    "goth",
+    "ane",
+    "ric",
+    "ula",
+    "mont",
+    "esh",
+    "ivo",
+)
 _NICK_ENDINGS = ("zy", "ko", "pip", "xo", "bo")
 
 
@@ -82,10 +133,12 @@ def build_world(rng: random.Random, per_type: int) -> World:
     for etype in TYPES:
         for i in range(per_type):
             two = rng.random() < 0.3  # some two-word names, so that posts have I- tags too
-            name = fresh(lambda: _word(rng, _ENDINGS) + (f" {_word(rng, _ENDINGS)}" if two else ""))
+            name = fresh(lambda two=two: _word(rng, _ENDINGS) + (f" {_word(rng, _ENDINGS)}" if two else ""))
             nick = fresh(lambda: _word(rng, _NICK_ENDINGS))
             key = f"{etype.lower()}_{i:03d}"
-            ents[key] = Entity(key, etype, rng.choice(KINDS[etype]), name, nick, ("train", "train", "dev", "test")[i % 4])
+            ents[key] = Entity(
+                key, etype, rng.choice(KINDS[etype]), name, nick, ("train", "train", "dev", "test")[i % 4]
+            )
     world = World(ents)
     for pool in POOLS:  # facts stay inside a pool, so a test pair was never seen in training
         for relation, (head_type, tail_type, _) in RELATIONS.items():

@@ -3,6 +3,7 @@
 The bytes go to ``<out>.part``; a restarted job continues from there with an HTTP Range request.
 Only a complete file whose checksum matches is renamed onto ``out``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,7 @@ from more_ie import __version__
 logger = logging.getLogger(__name__)
 
 # Wikimedia asks for a contact in the User-Agent; set MORE_IE_CONTACT to yours.
-USER_AGENT = f"more-ie/{__version__} (MoRe reproduction pipeline; contact: {os.environ.get('MORE_IE_CONTACT', 'unset')})"
+USER_AGENT = f"more-ie/{__version__} (MoRe reproduction pipeline; contact: {os.environ.get('MORE_IE_CONTACT', 'unset')})"  # noqa: E501
 RETRY_STATUS = {429, 500, 502, 503, 504}
 CHUNK = 1 << 20
 
@@ -54,7 +55,12 @@ def _fetch_once(url: str, part: Path, timeout: float) -> None:
                 done += len(chunk)
                 if time.monotonic() - last_log > 10:
                     last_log = time.monotonic()
-                    logger.info("%s: %.1f MB%s", url, done / 1e6, f" of {total_bytes / 1e6:.1f}" if total_bytes else "")
+                    logger.info(
+                        "%s: %.1f MB%s",
+                        url,
+                        done / 1e6,
+                        f" of {total_bytes / 1e6:.1f}" if total_bytes else "",
+                    )
 
 
 def download_file(
@@ -75,12 +81,16 @@ def download_file(
         except urllib.error.HTTPError as err:
             if err.code not in RETRY_STATUS or attempt == retries:
                 raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from err
-            wait = backoff ** attempt
+            wait = backoff**attempt
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             if attempt == retries:
-                raise DownloadError(f"{url}: {err} (after {retries} attempts; partial data kept in {part})") from err
-            wait = backoff ** attempt
-        logger.warning("%s: attempt %d failed; retrying in %.0fs (resuming from %s)", url, attempt, wait, part)
+                raise DownloadError(
+                    f"{url}: {err} (after {retries} attempts; partial data kept in {part})"
+                ) from err
+            wait = backoff**attempt
+        logger.warning(
+            "%s: attempt %d failed; retrying in %.0fs (resuming from %s)", url, attempt, wait, part
+        )
         time.sleep(wait)
     if sha256:
         actual = sha256_of(part)

@@ -3,6 +3,7 @@
 The CRF names are imported lazily (PEP 562) so that ``more_ie.experts.spans`` and
 ``more_ie.experts.metrics``, which are pure Python, can be used without importing torch.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,8 +10,8 @@ import logging
 from pathlib import Path
 
 from more_ie.experts.settings import TrainConfig
-from more_ie.utils.settings import add_dataclass_arguments
 from more_ie.utils.cli_types import Command, optional_path
+from more_ie.utils.settings import add_dataclass_arguments
 
 logger = logging.getLogger("more_ie")
 
@@ -27,23 +28,42 @@ def run_train_expert(args: argparse.Namespace) -> None:
     else:
         config = settings_from_args(TrainConfig, args)
     splits = {"train": Path(args.train), "dev": Path(args.dev), "test": Path(args.test)}
-    retrieval = {name: (Path(p) if p else None) for name, p in
-                 (("train", args.train_retrieval), ("dev", args.dev_retrieval), ("test", args.test_retrieval))}
+    retrieval = {
+        name: (Path(p) if p else None)
+        for name, p in (
+            ("train", args.train_retrieval),
+            ("dev", args.dev_retrieval),
+            ("test", args.test_retrieval),
+        )
+    }
     ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
 
 
 def add_train_expert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=["ner", "re"])
-    parser.add_argument("--view", required=True, choices=["none", "text", "image", "random_text", "random_image"])
+    parser.add_argument(
+        "--view", required=True, choices=["none", "text", "image", "random_text", "random_image"]
+    )
     for split in ("train", "dev", "test"):
         parser.add_argument(f"--{split}", required=True, help=f"normalized {split} split")
-        parser.add_argument(f"--{split}-retrieval", type=optional_path, default=None, help=f"{split} retrieval cache")
-    parser.add_argument("--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet")
-    parser.add_argument("--settings", default=None, help="all TrainConfig settings as one JSON object (overrides the flags)")
+        parser.add_argument(
+            f"--{split}-retrieval", type=optional_path, default=None, help=f"{split} retrieval cache"
+        )
+    parser.add_argument(
+        "--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet"
+    )
+    parser.add_argument(
+        "--settings", default=None, help="all TrainConfig settings as one JSON object (overrides the flags)"
+    )
     add_dataclass_arguments(parser, TrainConfig)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 
 
 COMMANDS = [
-    Command("train-expert", "Train one expert (dataset x view x seed) and export marginals.", add_train_expert_arguments, run_train_expert),
+    Command(
+        "train-expert",
+        "Train one expert (dataset x view x seed) and export marginals.",
+        add_train_expert_arguments,
+        run_train_expert,
+    ),
 ]

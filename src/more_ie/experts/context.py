@@ -8,6 +8,7 @@ still has a position, a representation and a label. For RE the subject and objec
 in ``<S> ... </S>`` and ``<O> ... </O>``; their representations are the ``<S>`` and ``<O>``
 marker tokens (PURE).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ class EncodedInput:
 class InputBuilder:
     def __init__(self, tokenizer, max_subtokens: int):  # type: ignore[no-untyped-def]
         self.tokenizer = tokenizer
-        self.max_subtokens = min(max_subtokens, getattr(tokenizer, "model_max_length", max_subtokens) or max_subtokens)
+        self.max_subtokens = min(
+            max_subtokens, getattr(tokenizer, "model_max_length", max_subtokens) or max_subtokens
+        )
         self.separator_id = tokenizer.convert_tokens_to_ids(CONTEXT_SEPARATOR)
         self._cache: dict[str, list[int]] = {}
 
@@ -49,10 +52,14 @@ class InputBuilder:
         sep = [self.tokenizer.sep_token_id] if self.tokenizer.sep_token_id is not None else []
         return cls + body + sep, len(cls)
 
-    def _with_context(self, sentence: list[int], contexts: Sequence[str], where: str) -> tuple[list[int], int]:
+    def _with_context(
+        self, sentence: list[int], contexts: Sequence[str], where: str
+    ) -> tuple[list[int], int]:
         budget = self.max_subtokens - len(self._wrap([])[0])
         if len(sentence) > budget:
-            raise ContextError(f"{where}: the sentence alone has {len(sentence)} subtokens, over the limit {budget}")
+            raise ContextError(
+                f"{where}: the sentence alone has {len(sentence)} subtokens, over the limit {budget}"
+            )
         body = list(sentence)
         used = 0
         if contexts and len(body) + 1 < budget:
@@ -77,7 +84,11 @@ class InputBuilder:
         return EncodedInput(ids, [offset + s for s in starts], context_subtokens=used)
 
     def re(
-        self, words: Sequence[str], head: tuple[int, int], tail: tuple[int, int], contexts: Sequence[str] = (),
+        self,
+        words: Sequence[str],
+        head: tuple[int, int],
+        tail: tuple[int, int],
+        contexts: Sequence[str] = (),
         where: str = "sample",
     ) -> EncodedInput:
         marker = {name: self.tokenizer.convert_tokens_to_ids(name) for name in ("<S>", "</S>", "<O>", "</O>")}

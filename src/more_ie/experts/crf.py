@@ -19,6 +19,7 @@ that ``logsumexp`` over a row whose moves are all disallowed stays finite and gr
 NaN-free). The masks are non-persistent buffers: they are not written into ``model.safetensors``
 (so checkpoints with and without constraints load into each other); re-apply after loading.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,8 +100,10 @@ class LinearChainCRF(nn.Module):
     def constrain(self, transition_allowed: Tensor | None, start_allowed: Tensor | None = None) -> None:
         """Forbid transitions (``allowed`` [L, L] bool) and first labels ([L] bool); ``None`` lifts."""
         device = self.transitions.device
-        for name, value, shape in (("transition_allowed", transition_allowed, (self.num_labels,) * 2),
-                                   ("start_allowed", start_allowed, (self.num_labels,))):
+        for name, value, shape in (
+            ("transition_allowed", transition_allowed, (self.num_labels,) * 2),
+            ("start_allowed", start_allowed, (self.num_labels,)),
+        ):
             if value is not None:
                 if tuple(value.shape) != shape:
                     raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")

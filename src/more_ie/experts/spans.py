@@ -7,6 +7,7 @@ multimodal-NER papers (MoRe included) report. In particular an ``I-X`` that does
 ``E-``/``S-`` tags are understood as in seqeval. Unlike seqeval, spans are returned as
 ``(start, end_exclusive, type)``.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

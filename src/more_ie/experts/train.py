@@ -9,6 +9,7 @@ logged and count as missed. NER distributions are the CRF's forward-backward mar
 softmax. Both views are evaluated: the context view (the expert) and the sentence-alone view (the
 retrieval-free student that cross-view alignment trains).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,17 @@ def set_determinism(seed: int) -> None:
 
 
 def _device(name: str) -> torch.device:
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+    return torch.device(
+        "cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name)
+    )
 
 
 def parameter_groups(model: Expert, cfg: TrainConfig) -> list[dict]:
     """Encoder (and, unless head_lr is set, the task layer) at lr; the CRF at crf_lr."""
-    groups = [{"params": model.encoder_parameters(), "lr": cfg.lr, "name": "encoder"},
-              {"params": model.task_layer_parameters(), "lr": cfg.head_lr or cfg.lr, "name": "task_layer"}]
+    groups = [
+        {"params": model.encoder_parameters(), "lr": cfg.lr, "name": "encoder"},
+        {"params": model.task_layer_parameters(), "lr": cfg.head_lr or cfg.lr, "name": "task_layer"},
+    ]
     if model.crf_parameters():
         groups.append({"params": model.crf_parameters(), "lr": cfg.crf_lr, "name": "crf"})
     return groups
@@ -77,25 +82,55 @@ class ExpertTrainer:
         cfg = self.config
         set_determinism(cfg.seed)
         labels = read_labels(splits["train"], self.task)
-        data = {s: load_examples(splits[s], retrieval.get(s), self.builder, self.task, labels,
-                                 dedup=cfg.dedup_contexts, anchors=cfg.context_anchors) for s in SPLITS}
+        data = {
+            s: load_examples(
+                splits[s],
+                retrieval.get(s),
+                self.builder,
+                self.task,
+                labels,
+                dedup=cfg.dedup_contexts,
+                anchors=cfg.context_anchors,
+            )
+            for s in SPLITS
+        }
         data["train"] = subsample(data["train"], cfg.max_train_samples, cfg.seed)
         encoder = load_encoder(cfg.encoder, len(self.tokenizer))
-        expert_config = ExpertConfig(self.task, labels, cfg.encoder, cfg.max_subtokens, self.view,
-                                     dropout=cfg.dropout, word_dropout=cfg.word_dropout,
-                                     bio_constraints=cfg.bio_constraints, use_crf=cfg.use_crf)
+        expert_config = ExpertConfig(
+            self.task,
+            labels,
+            cfg.encoder,
+            cfg.max_subtokens,
+            self.view,
+            dropout=cfg.dropout,
+            word_dropout=cfg.word_dropout,
+            bio_constraints=cfg.bio_constraints,
+            use_crf=cfg.use_crf,
+        )
         model = Expert(expert_config, encoder).to(self.device)
         history, best = self._train(model, data)
         model.load_state_dict(best)
-        metrics = {"task": self.task, "view": self.view, "labels": labels, "train_config": asdict(cfg),
-                   "train_samples": len(data["train"]), "history": history, "device": str(self.device)}
+        metrics = {
+            "task": self.task,
+            "view": self.view,
+            "labels": labels,
+            "train_config": asdict(cfg),
+            "train_samples": len(data["train"]),
+            "history": history,
+            "device": str(self.device),
+        }
         with atomic_dir(out_dir / "model") as tmp:
             model.save(tmp, self.tokenizer)
         for split in ("dev", "test"):
-            metrics[split] = self._evaluate_and_export(model, data[split], labels, out_dir / f"{split}.marginals.parquet")
+            metrics[split] = self._evaluate_and_export(
+                model, data[split], labels, out_dir / f"{split}.marginals.parquet"
+            )
             # The sentence-alone view of the same model: the retrieval-free student.
-            metrics[f"{split}_alone"] = (metrics[split] if self.view == "none" else
-                                         self._evaluate(model, data[split], labels, use_context=False))
+            metrics[f"{split}_alone"] = (
+                metrics[split]
+                if self.view == "none"
+                else self._evaluate(model, data[split], labels, use_context=False)
+            )
         write_json(out_dir / "metrics.json", metrics)
         return metrics
 
@@ -123,9 +158,15 @@ class ExpertTrainer:
                 if use_cva:
                     alone = collate(chunk, self.task, pad, use_context=False).to(self.device)
                     alone_scores = model.scores(alone)
-                    loss = cva_loss(self.task, loss, model.loss(alone_scores, alone),
-                                    model.distribution(scores, batch), model.distribution(alone_scores, alone),
-                                    batch.word_mask if self.task == "ner" else None, cfg.cva_interpolation)
+                    loss = cva_loss(
+                        self.task,
+                        loss,
+                        model.loss(alone_scores, alone),
+                        model.distribution(scores, batch),
+                        model.distribution(alone_scores, alone),
+                        batch.word_mask if self.task == "ner" else None,
+                        cfg.cva_interpolation,
+                    )
                 (loss / cfg.grad_accum).backward()
                 if step % cfg.grad_accum == 0 or first + cfg.batch_size >= len(order):
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -135,23 +176,45 @@ class ExpertTrainer:
                 total_loss += loss.item() * len(chunk)
                 if step % cfg.log_every == 0:
                     rate = seen / (time.perf_counter() - start)
-                    logger.info("epoch %d: %d/%d sentences, loss %.4f, %.1f sentences/s", epoch, seen, len(train),
-                                total_loss / seen, rate)
+                    logger.info(
+                        "epoch %d: %d/%d sentences, loss %.4f, %.1f sentences/s",
+                        epoch,
+                        seen,
+                        len(train),
+                        total_loss / seen,
+                        rate,
+                    )
             scheduler.step()
             rate = seen / (time.perf_counter() - start)
             dev = self._predict_f1(model, data["dev"])
-            history.append({"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_f1": dev,
-                            "train_sentences_per_s": rate})
-            logger.info("epoch %d/%d: train loss %.4f, dev F1 %.4f, %.1f sentences/s", epoch, cfg.epochs,
-                        total_loss / max(seen, 1), dev, rate)
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": total_loss / max(seen, 1),
+                    "dev_f1": dev,
+                    "train_sentences_per_s": rate,
+                }
+            )
+            logger.info(
+                "epoch %d/%d: train loss %.4f, dev F1 %.4f, %.1f sentences/s",
+                epoch,
+                cfg.epochs,
+                total_loss / max(seen, 1),
+                dev,
+                rate,
+            )
             if dev > best_f1:
                 best_f1, best_state = dev, _cpu_state(model)
         return history, best_state
 
     # -- inference ---------------------------------------------------------------------------------
     @torch.inference_mode()
-    def _infer(self, model: Expert, examples: Sequence[Example], use_context: bool = True,
-               ) -> tuple[list, list[np.ndarray], float]:
+    def _infer(
+        self,
+        model: Expert,
+        examples: Sequence[Example],
+        use_context: bool = True,
+    ) -> tuple[list, list[np.ndarray], float]:
         model.eval()
         pad = self.tokenizer.pad_token_id or 0
         decoded: list = []
@@ -179,12 +242,16 @@ class ExpertTrainer:
         decoded, _, _ = self._infer(model, examples)
         return self._scores(examples, decoded, model.config.labels)["micro"].f1
 
-    def _evaluate(self, model: Expert, examples: Sequence[Example], labels: list[str], use_context: bool) -> dict:
+    def _evaluate(
+        self, model: Expert, examples: Sequence[Example], labels: list[str], use_context: bool
+    ) -> dict:
         decoded, _, rate = self._infer(model, examples, use_context=use_context)
         scores = self._scores(examples, decoded, labels)
         return {"micro": scores["micro"].to_dict(), "inference_sentences_per_s": rate}
 
-    def _evaluate_and_export(self, model: Expert, examples: Sequence[Example], labels: list[str], out: Path) -> dict:
+    def _evaluate_and_export(
+        self, model: Expert, examples: Sequence[Example], labels: list[str], out: Path
+    ) -> dict:
         decoded, dists, rate = self._infer(model, examples)
         meta = {"more_ie.labels": json.dumps(labels), "more_ie.task": self.task, "more_ie.view": self.view}
         ids = [e.sample_id for e in examples]
@@ -193,18 +260,29 @@ class ExpertTrainer:
             marginal = [argmax_tags(d.tolist(), labels) for d in dists]
             table = pa.table({"sample_id": ids, "marginals": [d.tolist() for d in dists], "viterbi": viterbi})
             scores = ner_scores([e.gold for e in examples], viterbi)
-            result = {"micro": scores["micro"].to_dict(),
-                      "per_label": {k: v.to_dict() for k, v in scores["per_label"].items()},
-                      "marginal_argmax_micro": ner_scores([e.gold for e in examples], marginal)["micro"].to_dict()}
+            result = {
+                "micro": scores["micro"].to_dict(),
+                "per_label": {k: v.to_dict() for k, v in scores["per_label"].items()},
+                "marginal_argmax_micro": ner_scores([e.gold for e in examples], marginal)["micro"].to_dict(),
+            }
         else:
             table = pa.table({"sample_id": ids, "probs": [d.tolist() for d in dists]})
             scores = re_scores([e.gold for e in examples], [labels[i] for i in decoded])
-            result = {key: (value.to_dict() if hasattr(value, "to_dict") else
-                            {k: v.to_dict() for k, v in value.items()} if isinstance(value, dict) else value)
-                      for key, value in scores.items()}
+            result = {
+                key: (
+                    value.to_dict()
+                    if hasattr(value, "to_dict")
+                    else {k: v.to_dict() for k, v in value.items()}
+                    if isinstance(value, dict)
+                    else value
+                )
+                for key, value in scores.items()
+            }
         write_parquet(table, out, metadata=meta)
         result["inference_sentences_per_s"] = rate
-        logger.info("%s: F1 %.4f (%d samples, %.1f sentences/s)", out.name, result["micro"]["f1"], len(examples), rate)
+        logger.info(
+            "%s: F1 %.4f (%d samples, %.1f sentences/s)", out.name, result["micro"]["f1"], len(examples), rate
+        )
         return result
 
 

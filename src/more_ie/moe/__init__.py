@@ -3,14 +3,23 @@
 Names are imported lazily: the workflow imports :mod:`more_ie.moe.pairs` while Snakemake builds
 the DAG, which must not pay for importing torch.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Gate": "gate", "average": "gate", "load_gate": "gate", "mix": "gate", "mixture_nll": "gate", "save_gate": "gate",
-    "variant_pairs": "pairs", "MoeConfig": "train", "config_hash": "train", "run_moe": "train",
+    "Gate": "gate",
+    "average": "gate",
+    "load_gate": "gate",
+    "mix": "gate",
+    "mixture_nll": "gate",
+    "save_gate": "gate",
+    "variant_pairs": "pairs",
+    "MoeConfig": "train",
+    "config_hash": "train",
+    "run_moe": "train",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -9,6 +9,7 @@ bootstrap over test sentences (:mod:`more_ie.moe.stats`):
 4. MoE > the best single expert view, for each variant. The best view is chosen by mean *dev*
    F1, never by test F1, so that the choice does not peek at the numbers being compared.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,23 +39,31 @@ def aggregate_views(experts: dict[str, dict]) -> dict[str, dict]:
         entries = [experts[n] for n in names]
         test_f1 = [e["test"]["f1"] for e in entries]
         alone = [e["test_alone"]["f1"] for e in entries if e.get("test_alone")]
-        views[view] = {"experts": names, "test_f1": test_f1, **_spread("test_f1", test_f1), "n": len(names),
-                       **_spread("dev_f1", [e["dev_f1"] for e in entries]),
-                       "test_alone_f1": alone,
-                       # all seeds or none: a partial mean would not compare with test_f1_mean
-                       "test_alone_f1_mean": mean_sd(alone).mean if len(alone) == len(entries) else None,
-                       "test_alone_f1_sd": mean_sd(alone).sd if len(alone) == len(entries) else None}
+        views[view] = {
+            "experts": names,
+            "test_f1": test_f1,
+            **_spread("test_f1", test_f1),
+            "n": len(names),
+            **_spread("dev_f1", [e["dev_f1"] for e in entries]),
+            "test_alone_f1": alone,
+            # all seeds or none: a partial mean would not compare with test_f1_mean
+            "test_alone_f1_mean": mean_sd(alone).mean if len(alone) == len(entries) else None,
+            "test_alone_f1_sd": mean_sd(alone).sd if len(alone) == len(entries) else None,
+        }
     return views
 
 
 def aggregate_method(per_pair: list[dict]) -> dict:
     """``M`` of a variant's average pooling or MoE: per-pair entries plus mean/sd/n over pairs."""
-    return {"per_pair": per_pair, "n": len(per_pair),
-            "test_f1": [p["test"]["f1"] for p in per_pair],
-            **_spread("test_f1", [p["test"]["f1"] for p in per_pair]),
-            **_spread("test_precision", [p["test"]["precision"] for p in per_pair]),
-            **_spread("test_recall", [p["test"]["recall"] for p in per_pair]),
-            **_spread("dev_holdout_f1", [p["dev_holdout_f1"] for p in per_pair])}
+    return {
+        "per_pair": per_pair,
+        "n": len(per_pair),
+        "test_f1": [p["test"]["f1"] for p in per_pair],
+        **_spread("test_f1", [p["test"]["f1"] for p in per_pair]),
+        **_spread("test_precision", [p["test"]["precision"] for p in per_pair]),
+        **_spread("test_recall", [p["test"]["recall"] for p in per_pair]),
+        **_spread("dev_holdout_f1", [p["dev_holdout_f1"] for p in per_pair]),
+    }
 
 
 def best_single_view(views: dict[str, dict]) -> str:
@@ -62,42 +71,122 @@ def best_single_view(views: dict[str, dict]) -> str:
     return max(sorted(views), key=lambda v: views[v]["dev_f1_mean"])
 
 
-def _claim(kind: str, claim: str, a: str, b: str, a_f1: Sequence[float], b_f1: Sequence[float],
-           counts: dict[str, list[np.ndarray]], resamples: int, seed: int, note: str | None = None) -> dict:
+def _claim(
+    kind: str,
+    claim: str,
+    a: str,
+    b: str,
+    a_f1: Sequence[float],
+    b_f1: Sequence[float],
+    counts: dict[str, list[np.ndarray]],
+    resamples: int,
+    seed: int,
+    note: str | None = None,
+) -> dict:
     t = t_test_greater(a_f1, b_f1)
     boot = paired_bootstrap_greater(counts[a], counts[b], resamples=resamples, seed=seed)
-    entry = {"kind": kind, "claim": claim, "a": a, "b": b, "a_mean": float(np.mean(a_f1)), "b_mean": float(np.mean(b_f1)),
-             "a_f1": list(a_f1), "b_f1": list(b_f1), "n": min(len(a_f1), len(b_f1)), "n_a": len(a_f1), "n_b": len(b_f1),
-             "t_test_p": t.p, "t_test_note": t.reason, "bootstrap_p": boot.p, "bootstrap_note": boot.reason,
-             "bootstrap_resamples": resamples, "bootstrap_seed": seed}
+    entry = {
+        "kind": kind,
+        "claim": claim,
+        "a": a,
+        "b": b,
+        "a_mean": float(np.mean(a_f1)),
+        "b_mean": float(np.mean(b_f1)),
+        "a_f1": list(a_f1),
+        "b_f1": list(b_f1),
+        "n": min(len(a_f1), len(b_f1)),
+        "n_a": len(a_f1),
+        "n_b": len(b_f1),
+        "t_test_p": t.p,
+        "t_test_note": t.reason,
+        "bootstrap_p": boot.p,
+        "bootstrap_note": boot.reason,
+        "bootstrap_resamples": resamples,
+        "bootstrap_seed": seed,
+    }
     if note:
         entry["note"] = note
-    logger.info("claim %s: means %.4f vs %.4f, t-test p %s, bootstrap p %s", claim, entry["a_mean"], entry["b_mean"],
-                t.p, boot.p)
+    logger.info(
+        "claim %s: means %.4f vs %.4f, t-test p %s, bootstrap p %s",
+        claim,
+        entry["a_mean"],
+        entry["b_mean"],
+        t.p,
+        boot.p,
+    )
     return entry
 
 
-def significance(views: dict[str, dict], variants: dict[str, dict], counts: dict[str, list[np.ndarray]],
-                 resamples: int = 1000, seed: int = 0) -> list[dict]:
+def significance(
+    views: dict[str, dict],
+    variants: dict[str, dict],
+    counts: dict[str, list[np.ndarray]],
+    resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict]:
     """Every claim this dataset's results can test. ``counts`` holds each system's per-sentence
     test counts, one array per seed/pair, keyed by view name or ``"{method}:{variant}"``."""
     out = []
     if BASELINE in views:
         for view in sorted(views):
             if view != BASELINE:
-                out.append(_claim("retrieval_vs_none", f"{view} > {BASELINE}", view, BASELINE, views[view]["test_f1"],
-                                  views[BASELINE]["test_f1"], counts, resamples, seed))
+                out.append(
+                    _claim(
+                        "retrieval_vs_none",
+                        f"{view} > {BASELINE}",
+                        view,
+                        BASELINE,
+                        views[view]["test_f1"],
+                        views[BASELINE]["test_f1"],
+                        counts,
+                        resamples,
+                        seed,
+                    )
+                )
     for real, random in RANDOM_OF.items():
         if real in views and random in views:
-            out.append(_claim("real_vs_random", f"{real} > {random}", real, random, views[real]["test_f1"],
-                              views[random]["test_f1"], counts, resamples, seed))
+            out.append(
+                _claim(
+                    "real_vs_random",
+                    f"{real} > {random}",
+                    real,
+                    random,
+                    views[real]["test_f1"],
+                    views[random]["test_f1"],
+                    counts,
+                    resamples,
+                    seed,
+                )
+            )
     best = best_single_view(views) if views else None
     for variant, entry in variants.items():
         moe, avg = f"moe:{variant}", f"average:{variant}"
-        out.append(_claim("moe_vs_average", f"MoE {variant} > average pooling {variant}", moe, avg,
-                          entry["moe"]["test_f1"], entry["average"]["test_f1"], counts, resamples, seed))
+        out.append(
+            _claim(
+                "moe_vs_average",
+                f"MoE {variant} > average pooling {variant}",
+                moe,
+                avg,
+                entry["moe"]["test_f1"],
+                entry["average"]["test_f1"],
+                counts,
+                resamples,
+                seed,
+            )
+        )
         if best is not None:
-            out.append(_claim("moe_vs_best_single", f"MoE {variant} > best single view ({best})", moe, best,
-                              entry["moe"]["test_f1"], views[best]["test_f1"], counts, resamples, seed,
-                              note=f"best single view chosen by mean dev F1 ({views[best]['dev_f1_mean']:.4f}), not test"))
+            out.append(
+                _claim(
+                    "moe_vs_best_single",
+                    f"MoE {variant} > best single view ({best})",
+                    moe,
+                    best,
+                    entry["moe"]["test_f1"],
+                    views[best]["test_f1"],
+                    counts,
+                    resamples,
+                    seed,
+                    note=f"best single view chosen by mean dev F1 ({views[best]['dev_f1_mean']:.4f}), not test",
+                )
+            )
     return out

@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 from more_ie.moe.settings import MoeConfig
-from more_ie.utils.settings import add_dataclass_arguments
 from more_ie.utils.cli_types import Command, add_clip_arguments, clip_spec, optional_path
+from more_ie.utils.settings import add_dataclass_arguments
 
 logger = logging.getLogger("more_ie")
 
@@ -26,17 +27,31 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
 def run_gate_features(args: argparse.Namespace) -> None:
     from more_ie.moe.features import compute_gate_features
 
-    compute_gate_features(args.split, args.images_dir, args.out, clip_spec(args), args.batch_size, args.workers,
-                          text_encoder=args.text_encoder, image_features=args.image_features == "yes")
+    compute_gate_features(
+        args.split,
+        args.images_dir,
+        args.out,
+        clip_spec(args),
+        args.batch_size,
+        args.workers,
+        text_encoder=args.text_encoder,
+        image_features=args.image_features == "yes",
+    )
 
 
 def add_gate_features_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True)
     parser.add_argument("--images-dir", type=optional_path, default=None)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--text-encoder", type=optional_path, default=None,
-                   help="text encoder for r_T (HF name, folder or model package); 'none' = the CLIP text tower")
-    parser.add_argument("--image-features", choices=["yes", "no"], default="yes", help="include r_I and has_image")
+    parser.add_argument(
+        "--text-encoder",
+        type=optional_path,
+        default=None,
+        help="text encoder for r_T (HF name, folder or model package); 'none' = the CLIP text tower",
+    )
+    parser.add_argument(
+        "--image-features", choices=["yes", "no"], default="yes", help="include r_I and has_image"
+    )
     add_clip_arguments(parser)
 
 
@@ -51,20 +66,42 @@ def run_moe(args: argparse.Namespace) -> None:
         name, _, pair = item.partition("=")
         experts_of_pair = tuple(pair.split(","))
         if not name or len(experts_of_pair) != 2 or not set(experts_of_pair) <= set(experts):
-            raise ValueError(f"--variant {item!r}: expected NAME=A,B with A and B among the --expert names {sorted(experts)}")
+            raise ValueError(
+                f"--variant {item!r}: expected NAME=A,B with A and B among the --expert names {sorted(experts)}"
+            )
         variants.setdefault(name, []).append(experts_of_pair)  # type: ignore[arg-type]
     cfg = settings_from_args(MoeConfig, args)
-    run_moe(args.task, experts, variants, {"dev": Path(args.dev), "test": Path(args.test)},
-            {"dev": Path(args.dev_features), "test": Path(args.test_features)}, Path(args.out), cfg,
-            args.config_hash, args.dataset, gates_dir=Path(args.gates_dir) if args.gates_dir else None)
+    run_moe(
+        args.task,
+        experts,
+        variants,
+        {"dev": Path(args.dev), "test": Path(args.test)},
+        {"dev": Path(args.dev_features), "test": Path(args.test_features)},
+        Path(args.out),
+        cfg,
+        args.config_hash,
+        args.dataset,
+        gates_dir=Path(args.gates_dir) if args.gates_dir else None,
+    )
 
 
 def add_moe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=["ner", "re"])
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--expert", nargs="+", required=True, metavar="NAME=DIR", help="e.g. text-s1=results/x/experts/text-s1")
-    parser.add_argument("--variant", nargs="+", required=True, metavar="NAME=A,B",
-                   help="one item per pair, e.g. text+image=text-s1,image-s1 text+image=text-s2,image-s2")
+    parser.add_argument(
+        "--expert",
+        nargs="+",
+        required=True,
+        metavar="NAME=DIR",
+        help="e.g. text-s1=results/x/experts/text-s1",
+    )
+    parser.add_argument(
+        "--variant",
+        nargs="+",
+        required=True,
+        metavar="NAME=A,B",
+        help="one item per pair, e.g. text+image=text-s1,image-s1 text+image=text-s2,image-s2",
+    )
     parser.add_argument("--dev", required=True)
     parser.add_argument("--test", required=True)
     parser.add_argument("--dev-features", required=True)
@@ -72,7 +109,9 @@ def add_moe_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, MoeConfig)
     parser.add_argument("--config-hash", default="unknown", help="hash of the config this result depends on")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--gates-dir", default=None, help="save each fitted gate under GATES_DIR/VARIANT/pairI/")
+    parser.add_argument(
+        "--gates-dir", default=None, help="save each fitted gate under GATES_DIR/VARIANT/pairI/"
+    )
 
 
 def run_summary(args: argparse.Namespace) -> None:
@@ -90,7 +129,17 @@ def add_summary_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = [
-    Command("gate-features", "Text and image features of each sample (MoE gate input).", add_gate_features_arguments, run_gate_features),
+    Command(
+        "gate-features",
+        "Text and image features of each sample (MoE gate input).",
+        add_gate_features_arguments,
+        run_gate_features,
+    ),
     Command("moe", "Train the gate over frozen experts; write moe_f1.json.", add_moe_arguments, run_moe),
-    Command("summary", "The paper's Tables 2-6 across datasets, and the report's plots.", add_summary_arguments, run_summary),
+    Command(
+        "summary",
+        "The paper's Tables 2-6 across datasets, and the report's plots.",
+        add_summary_arguments,
+        run_summary,
+    ),
 ]

@@ -11,6 +11,7 @@
 What went in is recorded as a JSON feature spec in the Parquet metadata (``more_ie.gate_features``)
 and copied into ``moe_f1.json`` and each saved gate.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,14 +65,21 @@ class PooledTextEncoder:
         self.max_length = max_length
         self.dim = int(self.model.config.hidden_size)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressLog | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, progress: ProgressLog | None = None
+    ) -> np.ndarray:
         import torch
 
         out: list[np.ndarray] = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
+                batch = self.tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -89,8 +97,14 @@ def encode_texts_with_encoder(name: str, texts: Sequence[str], batch_size: int =
 
 
 def compute_gate_features(
-    split: str | Path, images_dir: str | Path | None, out: str | Path, spec: ClipSpec | None,
-    batch_size: int = 64, workers: int = 2, text_encoder: str | None = None, image_features: bool = True,
+    split: str | Path,
+    images_dir: str | Path | None,
+    out: str | Path,
+    spec: ClipSpec | None,
+    batch_size: int = 64,
+    workers: int = 2,
+    text_encoder: str | None = None,
+    image_features: bool = True,
 ) -> dict[str, int]:
     """Write ``sample_id`` and ``features`` of every sample of ``split`` to ``out``.
 
@@ -112,29 +126,47 @@ def compute_gate_features(
     if text_encoder is None:
         text, text_name = encoder.encode_texts(texts), _clip_name(spec)
     else:
-        text, text_name = encode_texts_with_encoder(text_encoder, texts, batch_size), f"encoder:{text_encoder}"
+        text, text_name = (
+            encode_texts_with_encoder(text_encoder, texts, batch_size),
+            f"encoder:{text_encoder}",
+        )
     parts, has_image = [text], np.zeros(len(table), dtype=np.float32)
     image_dim = 0
     if image_features:
         image = np.zeros((len(table), encoder.dim), dtype=np.float32)
         root = Path(images_dir) if images_dir else None
         # image_file refuses names that would leave images_dir (``../x``, absolute paths)
-        wanted = [(i, path) for i, row in enumerate(table) if (path := image_file(root, row["image"])) is not None]
-        for indices, embeddings, _bad in encoder.encode_image_files([p for _, p in wanted], batch_size, workers):
+        wanted = [
+            (i, path) for i, row in enumerate(table) if (path := image_file(root, row["image"])) is not None
+        ]
+        for indices, embeddings, _bad in encoder.encode_image_files(
+            [p for _, p in wanted], batch_size, workers
+        ):
             for j, vector in zip(indices, embeddings):
                 image[wanted[j][0]] = vector
                 has_image[wanted[j][0]] = 1.0
         parts += [image, has_image[:, None]]
         image_dim = image.shape[1]
     features = np.concatenate(parts, axis=1).astype(np.float32)
-    feature_spec = FeatureSpec(text=text_name, text_dim=int(text.shape[1]),
-                               image=_clip_name(spec) if image_features else None, image_dim=image_dim,
-                               has_image=image_features, dim=int(features.shape[1]))
-    metadata = {SPEC_KEY: json.dumps(feature_spec.to_dict(), sort_keys=True), "more_ie.dim": str(features.shape[1])}
+    feature_spec = FeatureSpec(
+        text=text_name,
+        text_dim=int(text.shape[1]),
+        image=_clip_name(spec) if image_features else None,
+        image_dim=image_dim,
+        has_image=image_features,
+        dim=int(features.shape[1]),
+    )
+    metadata = {
+        SPEC_KEY: json.dumps(feature_spec.to_dict(), sort_keys=True),
+        "more_ie.dim": str(features.shape[1]),
+    }
     if spec is not None and needs_clip:
         metadata["more_ie.clip"] = f"{spec.arch}/{spec.pretrained}"
-    write_parquet(pa.table({"sample_id": [row["sample_id"] for row in table], "features": list(features)}),
-                  out, metadata=metadata)
+    write_parquet(
+        pa.table({"sample_id": [row["sample_id"] for row in table], "features": list(features)}),
+        out,
+        metadata=metadata,
+    )
     stats = {"samples": len(table), "with_image": int(has_image.sum())}
     logger.info("gate features %s: %s (dim %d, %s)", split, stats, features.shape[1], feature_spec)
     return stats
@@ -144,7 +176,9 @@ def read_gate_features(path: str | Path) -> tuple[list[int], np.ndarray]:
     table = pq.read_table(path)
     if table.num_rows == 0:
         raise ValueError(f"{path}: no gate features")
-    return table.column("sample_id").to_pylist(), np.stack(table.column("features").to_numpy(zero_copy_only=False))
+    return table.column("sample_id").to_pylist(), np.stack(
+        table.column("features").to_numpy(zero_copy_only=False)
+    )
 
 
 def read_feature_spec(path: str | Path) -> dict | None:

@@ -9,6 +9,7 @@ The scalar gate uses one g for all labels (and needs no renormalization). The sa
 applies to every token of a sentence (the features are per sentence). NER takes the per-token
 argmax of P; RE the argmax over relations.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,12 @@ def save_gate(gate: Gate, folder: Path, info: dict) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in gate.state_dict().items()}, str(folder / GATE_WEIGHTS))
-    meta = {"kind": gate.kind, "feature_dim": gate.linear.in_features, "num_labels_out": gate.linear.out_features, **info}
+    meta = {
+        "kind": gate.kind,
+        "feature_dim": gate.linear.in_features,
+        "num_labels_out": gate.linear.out_features,
+        **info,
+    }
     (folder / GATE_INFO).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

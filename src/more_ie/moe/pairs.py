@@ -9,6 +9,7 @@ A variant is ``A+B`` with A and B any configured views. With seeds s_0..s_{n-1}:
 
 The pair's seed (the first expert's, s_i) also seeds its gate and its dev 80/20 split.
 """
+
 from __future__ import annotations
 
 import re

@@ -2,6 +2,7 @@
 
 Legends sit outside the axes (to the right), so they never cover a bar.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,7 +54,13 @@ def write_plots(results: Sequence[dict], folder: Path) -> None:
     for r in results:
         pairs = r["variants"][r["moe"]["variant"]]["moe"]["per_pair"]
         weights = [w for p in pairs for w in p.get("test_gate_weights", [])]
-        ax.hist(weights, bins=20, range=(0, 1), alpha=0.6, label=f"{r['dataset']} ({r['moe']['variant']}, {len(pairs)} gates)")
+        ax.hist(
+            weights,
+            bins=20,
+            range=(0, 1),
+            alpha=0.6,
+            label=f"{r['dataset']} ({r['moe']['variant']}, {len(pairs)} gates)",
+        )
     ax.set_xlabel("gate weight of the first expert (mean over labels)")
     ax.set_ylabel("test samples x gates")
     ax.set_title("Gate weights per dataset")
@@ -66,11 +73,14 @@ def write_plots(results: Sequence[dict], folder: Path) -> None:
         pairs = r["variants"][r["moe"]["variant"]]["moe"]["per_pair"]
         baseline = [r["experts"][n] for n in (r["views"].get("none") or {}).get("experts", [])]
         for label in sorted({label for p in pairs for label in p["test_per_label"]}):
-            base = [e["test_per_label"][label]["f1"] for e in baseline if label in e.get("test_per_label", {})]
+            base = [
+                e["test_per_label"][label]["f1"] for e in baseline if label in e.get("test_per_label", {})
+            ]
             groups.append(f"{r['dataset']}:{label}")
             series["none expert"].append(_mean_sd100(base) if base else (np.nan, 0.0))
-            series["MoE"].append(_mean_sd100([p["test_per_label"][label]["f1"] for p in pairs
-                                              if label in p["test_per_label"]]))
+            series["MoE"].append(
+                _mean_sd100([p["test_per_label"][label]["f1"] for p in pairs if label in p["test_per_label"]])
+            )
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(groups) + 2), 4))
     _grouped_bars(ax, groups, series)
     ax.set_ylabel("test F1 (mean ± sd)")

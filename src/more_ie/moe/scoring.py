@@ -5,6 +5,7 @@ bootstrap resamples. Their column sums equal the corpus-level counts of
 :func:`more_ie.experts.metrics.ner_scores` / ``re_scores``: seqeval reads a corpus as one sequence
 with an "O" after every sentence, so no entity crosses a sentence boundary.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -10,6 +10,7 @@
 
 sd is the sample standard deviation (ddof=1); it is undefined (None) for a single seed.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,9 @@ def _check_counts(name: str, counts: Sequence[np.ndarray]) -> np.ndarray:
         raise ValueError(f"bootstrap: system {name} has no seeds")
     array = np.stack([np.asarray(c, dtype=float) for c in counts])  # [K, N, 3]
     if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"bootstrap: system {name}: expected per-sentence counts [N, 3], got {array.shape[1:]}")
+        raise ValueError(
+            f"bootstrap: system {name}: expected per-sentence counts [N, 3], got {array.shape[1:]}"
+        )
     return array
 
 
@@ -93,12 +96,17 @@ def bootstrap_f1(counts: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarra
     """Mean over seeds of each resample's micro F1: [resamples]."""
     array = _check_counts("?", counts)
     k, n, _ = array.shape
-    totals = (weights @ array.transpose(1, 0, 2).reshape(n, 3 * k)).reshape(-1, k, 3)  # [R, K, 3], one BLAS call
+    totals = (weights @ array.transpose(1, 0, 2).reshape(n, 3 * k)).reshape(
+        -1, k, 3
+    )  # [R, K, 3], one BLAS call
     return micro_f1(totals).mean(axis=1)
 
 
 def paired_bootstrap_greater(
-    a: Sequence[np.ndarray], b: Sequence[np.ndarray], resamples: int = 1000, seed: int = 0,
+    a: Sequence[np.ndarray],
+    b: Sequence[np.ndarray],
+    resamples: int = 1000,
+    seed: int = 0,
 ) -> TestResult:
     """One-sided paired bootstrap p of "a > b": the share of resamples where a's F1 <= b's.
 

@@ -5,6 +5,7 @@ Every score cell is ``mean ± sd (n=K)`` of test F1 x 100 over seeds (views) or 
 (variants); sd is the sample sd (ddof=1) and is left out for a single seed. The numbers behind
 the cells are in each dataset's ``moe_f1.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,13 @@ from more_ie.utils import atomic_open
 logger = logging.getLogger(__name__)
 
 # The paper's MoE F1 (Table 2), by this project's dataset names in config.yaml.
-PAPER_MOE_F1 = {"twitter2015": 79.21, "twitter2017": 90.67, "snap": 91.10, "wikidiverse": 79.33, "mnre": 68.60}
+PAPER_MOE_F1 = {
+    "twitter2015": 79.21,
+    "twitter2017": 90.67,
+    "snap": 91.10,
+    "wikidiverse": 79.33,
+    "mnre": 68.60,
+}
 MAIN_VIEWS = ("none", "text", "image")
 RANDOM_VIEWS = ("text", "random_text", "image", "random_image")
 ALPHA = 0.05
@@ -84,15 +91,19 @@ def _variant_rows(r: dict) -> list[dict]:
     rows, claims = [], _claims(r, "moe_vs_average")
     for name, v in r["variants"].items():
         claim = claims.get((f"moe:{name}", f"average:{name}"))
-        rows.append({
-            "dataset": r["dataset"], "variant": name, "pairs": "; ".join(" + ".join(p) for p in v["pairs"]),
-            "average": cell(v["average"]["test_f1"]),
-            "MoE": cell(v["moe"]["test_f1"]) + (f" {MARK}" if significant(claim) else ""),
-            "p t-test": p_cell(claim["t_test_p"]) if claim else "n/a",
-            "p bootstrap": p_cell(claim["bootstrap_p"]) if claim else "n/a",
-            "average dev": cell([p["dev_holdout_f1"] for p in v["average"]["per_pair"]]),
-            "MoE dev": cell([p["dev_holdout_f1"] for p in v["moe"]["per_pair"]]),
-        })
+        rows.append(
+            {
+                "dataset": r["dataset"],
+                "variant": name,
+                "pairs": "; ".join(" + ".join(p) for p in v["pairs"]),
+                "average": cell(v["average"]["test_f1"]),
+                "MoE": cell(v["moe"]["test_f1"]) + (f" {MARK}" if significant(claim) else ""),
+                "p t-test": p_cell(claim["t_test_p"]) if claim else "n/a",
+                "p bootstrap": p_cell(claim["bootstrap_p"]) if claim else "n/a",
+                "average dev": cell([p["dev_holdout_f1"] for p in v["average"]["per_pair"]]),
+                "MoE dev": cell([p["dev_holdout_f1"] for p in v["moe"]["per_pair"]]),
+            }
+        )
     return rows
 
 
@@ -104,8 +115,15 @@ def _labelwise_rows(r: dict) -> list[dict]:
     for label in labels:
         moe = [p["test_per_label"][label] for p in main if label in p["test_per_label"]]
         base = [e["test_per_label"][label]["f1"] for e in baseline if label in e.get("test_per_label", {})]
-        rows.append({"dataset": r["dataset"], "label": label, "none expert": cell(base),
-                     "MoE": cell([m["f1"] for m in moe]), "support": moe[0]["n_gold"]})
+        rows.append(
+            {
+                "dataset": r["dataset"],
+                "label": label,
+                "none expert": cell(base),
+                "MoE": cell([m["f1"] for m in moe]),
+                "support": moe[0]["n_gold"],
+            }
+        )
     return rows
 
 
@@ -122,24 +140,40 @@ def _marginal_rows(r: dict) -> list[dict]:
         experts = [r["experts"][n] for n in entry["experts"]]
         marginal = [e["test_marginal_argmax"]["f1"] for e in experts if e.get("test_marginal_argmax")]
         if len(marginal) == len(experts):
-            rows.append({"dataset": r["dataset"], "view": view, "Viterbi": cell(entry["test_f1"]),
-                         "marginal argmax": cell(marginal)})
+            rows.append(
+                {
+                    "dataset": r["dataset"],
+                    "view": view,
+                    "Viterbi": cell(entry["test_f1"]),
+                    "marginal argmax": cell(marginal),
+                }
+            )
     return rows
 
 
 def _significance_rows(r: dict) -> list[dict]:
-    return [{"dataset": r["dataset"], "claim": c["claim"], "a": cell(c["a_f1"]), "b": cell(c["b_f1"]),
-             "p t-test": p_cell(c["t_test_p"]), "p bootstrap": p_cell(c["bootstrap_p"]),
-             "significant": MARK if significant(c) else "",
-             "note": "; ".join(x for x in (c.get("note"), c.get("t_test_note"), c.get("bootstrap_note")) if x)}
-            for c in r.get("significance", [])]
+    return [
+        {
+            "dataset": r["dataset"],
+            "claim": c["claim"],
+            "a": cell(c["a_f1"]),
+            "b": cell(c["b_f1"]),
+            "p t-test": p_cell(c["t_test_p"]),
+            "p bootstrap": p_cell(c["bootstrap_p"]),
+            "significant": MARK if significant(c) else "",
+            "note": "; ".join(x for x in (c.get("note"), c.get("t_test_note"), c.get("bootstrap_note")) if x),
+        }
+        for c in r.get("significance", [])
+    ]
 
 
 def build_tables(results: Sequence[dict]) -> dict[str, pd.DataFrame]:
     for r in results:
         if r.get("schema_version") != 2:
-            raise ValueError(f"moe_f1.json of {r.get('dataset')!r}: schema_version {r.get('schema_version')}, "
-                             "expected 2 (rerun the moe rule)")
+            raise ValueError(
+                f"moe_f1.json of {r.get('dataset')!r}: schema_version {r.get('schema_version')}, "
+                "expected 2 (rerun the moe rule)"
+            )
     main, variants, labelwise, random, marginal, significance = [], [], [], [], [], []
     for r in results:
         main.append(_main_table(r))
@@ -151,7 +185,9 @@ def build_tables(results: Sequence[dict]) -> dict[str, pd.DataFrame]:
         significance += _significance_rows(r)
     return {
         "Table 2: main results (test F1)": pd.DataFrame(main),
-        "Table 3: variants, average pooling vs MoE (test F1; one-sided p of MoE > average)": pd.DataFrame(variants),
+        "Table 3: variants, average pooling vs MoE (test F1; one-sided p of MoE > average)": pd.DataFrame(
+            variants
+        ),
         "Table 4: label-wise F1 (test, main variant)": pd.DataFrame(labelwise),
         "Table 5: random retrieval (test F1)": pd.DataFrame(random),
         "Table 6: marginal argmax vs Viterbi (test F1, NER)": pd.DataFrame(marginal),
@@ -159,8 +195,13 @@ def build_tables(results: Sequence[dict]) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_summary(result_paths: Sequence[str | Path], csv_out: str | Path, md_out: str | Path,
-                  html_out: str | Path, plots_dir: str | Path) -> None:
+def write_summary(
+    result_paths: Sequence[str | Path],
+    csv_out: str | Path,
+    md_out: str | Path,
+    html_out: str | Path,
+    plots_dir: str | Path,
+) -> None:
     from more_ie.moe.plots import write_plots
 
     results = []
@@ -182,7 +223,10 @@ def write_summary(result_paths: Sequence[str | Path], csv_out: str | Path, md_ou
     with atomic_open(html_out) as handle:
         handle.write(f"<html><body><h1>Summary</h1><p>{NOTE}</p>")
         for name, table in tables.items():
-            handle.write(f"<h2>{name}</h2>" + (table.to_html(index=False, na_rep="") if not table.empty else "<p>(no rows)</p>"))
+            handle.write(
+                f"<h2>{name}</h2>"
+                + (table.to_html(index=False, na_rep="") if not table.empty else "<p>(no rows)</p>")
+            )
         handle.write("</body></html>\n")
     write_plots(results, Path(plots_dir))
     logger.info("summary of %d datasets -> %s, %s, %s", len(results), csv_out, md_out, html_out)

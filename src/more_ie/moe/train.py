@@ -7,6 +7,7 @@ of dev (seeded by the pair's seed) trains it, the other 20 % selects the epoch b
 Dev F1 is reported on that held-out 20 % only (``dev_holdout_f1``), for average pooling too, on
 the same rows, so the two compare; test F1 is on the whole test split.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,10 +23,10 @@ import torch
 
 from more_ie.moe.claims import aggregate_method, aggregate_views, significance
 from more_ie.moe.features import read_feature_spec, read_gate_features
-from more_ie.moe.settings import MoeConfig  # noqa: F401 (part of this module's API)
 from more_ie.moe.gate import Gate, average, mix, mixture_nll, save_gate
 from more_ie.moe.pairs import expert_seed, expert_view
 from more_ie.moe.scoring import gold_tensor, pad, predictions, score, sentence_counts
+from more_ie.moe.settings import MoeConfig  # noqa: F401 (part of this module's API)
 from more_ie.utils import atomic_dir, write_json
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def _read_expert(path: Path, task: str) -> tuple[list[str], dict[int, np.ndarray
     return labels, dists, preds
 
 
-def load_split(task: str, split_path: Path, features_path: Path, experts: dict[str, Path], split: str) -> tuple[list[str], SplitData]:
+def load_split(
+    task: str, split_path: Path, features_path: Path, experts: dict[str, Path], split: str
+) -> tuple[list[str], SplitData]:
     rows = pq.read_table(split_path).to_pylist()
     if not rows:
         raise ValueError(f"{split_path}: no samples")
@@ -88,8 +91,11 @@ def load_split(task: str, split_path: Path, features_path: Path, experts: dict[s
     assert labels is not None
     unknown = sorted({t for g in gold for t in (g if task == "ner" else [g])} - set(labels))
     if unknown:
-        logger.warning("%s: labels %s are not in the experts' (train) label set: never predicted, counted as missed",
-                       split_path, unknown)
+        logger.warning(
+            "%s: labels %s are not in the experts' (train) label set: never predicted, counted as missed",
+            split_path,
+            unknown,
+        )
     return labels, SplitData(sample_ids, gold, features, dists, preds)
 
 
@@ -102,8 +108,15 @@ def holdout_split(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torc
     return order[n_hold:], order[:n_hold]
 
 
-def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg: MoeConfig, seed: int,
-               ) -> tuple[Gate, dict, torch.Tensor]:
+def train_gate(
+    task: str,
+    dev: SplitData,
+    a: str,
+    b: str,
+    labels: list[str],
+    cfg: MoeConfig,
+    seed: int,
+) -> tuple[Gate, dict, torch.Tensor]:
     """Fit a gate on the seeded 80 % of dev; pick the epoch on the rest. Returns the held-out rows too."""
     torch.manual_seed(seed)
     p_a, mask = pad(dev.dists[a])
@@ -135,13 +148,25 @@ def train_gate(task: str, dev: SplitData, a: str, b: str, labels: list[str], cfg
             best_loss, best_state, best_epoch = held, copy.deepcopy(gate.state_dict()), epoch
     gate.load_state_dict(best_state)
     gate.eval()
-    info = {"best_epoch": best_epoch, "holdout_nll": best_loss, "fit_samples": len(fit), "holdout_samples": len(hold),
-            "seed": seed}
+    info = {
+        "best_epoch": best_epoch,
+        "holdout_nll": best_loss,
+        "fit_samples": len(fit),
+        "holdout_samples": len(hold),
+        "seed": seed,
+    }
     return gate, info, hold
 
 
-def evaluate_pair(task: str, data: SplitData, a: str, b: str, labels: list[str], gate: Gate | None,
-                  rows: torch.Tensor | None = None) -> tuple[dict, np.ndarray | None]:
+def evaluate_pair(
+    task: str,
+    data: SplitData,
+    a: str,
+    b: str,
+    labels: list[str],
+    gate: Gate | None,
+    rows: torch.Tensor | None = None,
+) -> tuple[dict, np.ndarray | None]:
     """Scores of average pooling (``gate`` None) or the gate's mixture on ``rows`` (default all)."""
     idx = torch.arange(len(data.sample_ids)) if rows is None else rows
     p_a, mask = pad([data.dists[a][i] for i in idx.tolist()])
@@ -161,8 +186,10 @@ def evaluate_pair(task: str, data: SplitData, a: str, b: str, labels: list[str],
 def _feature_spec(features: dict[str, Path]) -> dict | None:
     specs = {split: read_feature_spec(path) for split, path in features.items()}
     if specs["dev"] != specs["test"]:
-        raise ValueError(f"gate features differ between {features['dev']} ({specs['dev']}) and "
-                         f"{features['test']} ({specs['test']})")
+        raise ValueError(
+            f"gate features differ between {features['dev']} ({specs['dev']}) and "
+            f"{features['test']} ({specs['test']})"
+        )
     return specs["dev"]
 
 
@@ -172,8 +199,11 @@ def _expert_entry(name: str, folder: Path) -> dict:
     try:
         alone = metrics.get("test_alone")
         return {
-            "dir": str(folder), "view": expert_view(name), "seed": expert_seed(name),
-            "dev_f1": metrics["dev"]["micro"]["f1"], "test": metrics["test"]["micro"],
+            "dir": str(folder),
+            "view": expert_view(name),
+            "seed": expert_seed(name),
+            "dev_f1": metrics["dev"]["micro"]["f1"],
+            "test": metrics["test"]["micro"],
             "test_per_label": metrics["test"].get("per_label", metrics["test"].get("per_entity_type", {})),
             "test_marginal_argmax": metrics["test"].get("marginal_argmax_micro"),
             # older experts have no retrieval-free student score; None rather than a made-up one
@@ -184,8 +214,15 @@ def _expert_entry(name: str, folder: Path) -> dict:
 
 
 def run_moe(
-    task: str, experts: dict[str, Path], variants: dict[str, list[tuple[str, str]]], splits: dict[str, Path],
-    features: dict[str, Path], out: Path, cfg: MoeConfig, config_digest: str, dataset: str,
+    task: str,
+    experts: dict[str, Path],
+    variants: dict[str, list[tuple[str, str]]],
+    splits: dict[str, Path],
+    features: dict[str, Path],
+    out: Path,
+    cfg: MoeConfig,
+    config_digest: str,
+    dataset: str,
     gates_dir: Path | None = None,
 ) -> dict:
     """Everything of one dataset -> ``out`` (moe_f1.json v2), and each fitted gate under ``gates_dir``."""
@@ -193,12 +230,20 @@ def run_moe(
     _, test = load_split(task, splits["test"], features["test"], experts, "test")
     feature_spec = _feature_spec(features)
     result: dict = {
-        "schema_version": SCHEMA_VERSION, "dataset": dataset, "task": task, "labels": labels,
-        "config_hash": config_digest, "moe_config": asdict(cfg), "gate_features": feature_spec,
-        "experts": {name: _expert_entry(name, folder) for name, folder in experts.items()}, "variants": {},
-        "note": ("F1 is entity-level micro for NER; for RE micro over relations other than None (None excluded). "
-                 "sd is the sample standard deviation (ddof=1) over seeds (views) or pairs (variants). "
-                 "dev_holdout_f1 is measured on the 20 % of dev that did not fit the gate."),
+        "schema_version": SCHEMA_VERSION,
+        "dataset": dataset,
+        "task": task,
+        "labels": labels,
+        "config_hash": config_digest,
+        "moe_config": asdict(cfg),
+        "gate_features": feature_spec,
+        "experts": {name: _expert_entry(name, folder) for name, folder in experts.items()},
+        "variants": {},
+        "note": (
+            "F1 is entity-level micro for NER; for RE micro over relations other than None (None excluded). "
+            "sd is the sample standard deviation (ddof=1) over seeds (views) or pairs (variants). "
+            "dev_holdout_f1 is measured on the 20 % of dev that did not fit the gate."
+        ),
     }
     # per-sentence test counts of every system, for the paired bootstrap
     counts: dict[str, list[np.ndarray]] = {}
@@ -215,29 +260,65 @@ def run_moe(
             for method, g in (("average", None), ("moe", gate)):
                 dev_scores, _ = evaluate_pair(task, dev, a, b, labels, g, hold)
                 test_scores, weights = evaluate_pair(task, test, a, b, labels, g)
-                entry = {"pair": [a, b], "seed": seed, "dev_holdout_f1": dev_scores["prf"].f1,
-                         "test": test_scores["prf"].to_dict(), "test_per_label": test_scores["per_label"]}
+                entry = {
+                    "pair": [a, b],
+                    "seed": seed,
+                    "dev_holdout_f1": dev_scores["prf"].f1,
+                    "test": test_scores["prf"].to_dict(),
+                    "test_per_label": test_scores["per_label"],
+                }
                 if g is not None:
                     entry["gate"] = gate_info
                     entry["test_gate_weights"] = [round(float(w), 5) for w in weights]
                     entry["gate_dir"] = f"{variant}/pair{i}"
                 per_pair[method].append(entry)
                 counts.setdefault(f"{method}:{variant}", []).append(test_scores["counts"])
-                logger.info("%s %s pair %d (%s, %s) %s: dev held-out F1 %.4f, test F1 %.4f", dataset, variant, i,
-                            a, b, method, dev_scores["prf"].f1, test_scores["prf"].f1)
-            gates.append((Path(variant) / f"pair{i}", gate, {
-                "dataset": dataset, "task": task, "variant": variant, "pair": [a, b], "seed": seed,
-                "labels": labels, "feature_spec": feature_spec, "fit": gate_info,
-                "experts": {name: str(experts[name]) for name in (a, b)}}))
-        result["variants"][variant] = {"pairs": [list(p) for p in pairs],
-                                       **{m: aggregate_method(per_pair[m]) for m in ("average", "moe")}}
-    result["significance"] = significance(result["views"], result["variants"], counts, cfg.bootstrap_resamples,
-                                          cfg.bootstrap_seed)
+                logger.info(
+                    "%s %s pair %d (%s, %s) %s: dev held-out F1 %.4f, test F1 %.4f",
+                    dataset,
+                    variant,
+                    i,
+                    a,
+                    b,
+                    method,
+                    dev_scores["prf"].f1,
+                    test_scores["prf"].f1,
+                )
+            gates.append(
+                (
+                    Path(variant) / f"pair{i}",
+                    gate,
+                    {
+                        "dataset": dataset,
+                        "task": task,
+                        "variant": variant,
+                        "pair": [a, b],
+                        "seed": seed,
+                        "labels": labels,
+                        "feature_spec": feature_spec,
+                        "fit": gate_info,
+                        "experts": {name: str(experts[name]) for name in (a, b)},
+                    },
+                )
+            )
+        result["variants"][variant] = {
+            "pairs": [list(p) for p in pairs],
+            **{m: aggregate_method(per_pair[m]) for m in ("average", "moe")},
+        }
+    result["significance"] = significance(
+        result["views"], result["variants"], counts, cfg.bootstrap_resamples, cfg.bootstrap_seed
+    )
     main = "text+image" if "text+image" in variants else next(iter(variants))
     moe = result["variants"][main]["moe"]
-    result["moe"] = {"variant": main, "f1": moe["test_f1_mean"], "f1_sd": moe["test_f1_sd"], "n": moe["n"],
-                     "precision": moe["test_precision_mean"], "recall": moe["test_recall_mean"],
-                     "dev_holdout_f1": moe["dev_holdout_f1_mean"]}
+    result["moe"] = {
+        "variant": main,
+        "f1": moe["test_f1_mean"],
+        "f1_sd": moe["test_f1_sd"],
+        "n": moe["n"],
+        "precision": moe["test_precision_mean"],
+        "recall": moe["test_recall_mean"],
+        "dev_holdout_f1": moe["dev_holdout_f1_mean"],
+    }
     if gates_dir is not None:
         with atomic_dir(gates_dir) as tmp:
             for folder, gate, info in gates:

@@ -3,13 +3,20 @@
 
 Names are imported lazily (PEP 562) so that registering the command does not import torch.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 __all__ = ["MoRe", "Post", "read_posts", "RunLayout", "RunError", "load_gate"]
-_WHERE = {"MoRe": "api", "Post": "io", "read_posts": "io", "RunLayout": "layout", "RunError": "layout",
-          "load_gate": "layout"}
+_WHERE = {
+    "MoRe": "api",
+    "Post": "io",
+    "read_posts": "io",
+    "RunLayout": "layout",
+    "RunError": "layout",
+    "load_gate": "layout",
+}
 
 
 def __getattr__(name: str) -> Any:

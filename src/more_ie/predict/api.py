@@ -15,6 +15,7 @@ A post whose image is missing or undecodable gets no image retrieval and a zero 
 with ``has_image = 0``, the same treatment the training stages gave such posts, so it is
 predicted from the text view; ``image.status`` records it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,8 @@ import torch
 from more_ie.experts.spans import bio_to_spans
 from more_ie.moe.gate import average, mix
 from more_ie.moe.pairs import expert_view, variant_pairs
-from more_ie.predict.features import GateFeaturizer
 from more_ie.predict.experts import ExpertRunner, Item, Output, resolve_device
+from more_ie.predict.features import GateFeaturizer
 from more_ie.predict.io import Post, post_from_record
 from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, load_gate
 from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Timings:
     """Seconds spent per stage over all ``predict`` calls (the benchmark's time shares)."""
+
     retrieval: float = 0.0  # image decoding, CLIP image encoding, Faiss, BM25, KC rows
     experts: float = 0.0  # input building, encoder forward, CRF marginals / softmax, Viterbi
     gate: float = 0.0  # CLIP text feature, gate, mixing
@@ -60,8 +62,17 @@ class _Batch:
 
 
 class MoRe:
-    def __init__(self, layout: RunLayout, experts: list[ExpertRunner], gate: SavedGate | None, mode: str,
-                 variant: str | None, device: torch.device, threads: int = 1, ner: "MoRe | None" = None):
+    def __init__(
+        self,
+        layout: RunLayout,
+        experts: list[ExpertRunner],
+        gate: SavedGate | None,
+        mode: str,
+        variant: str | None,
+        device: torch.device,
+        threads: int = 1,
+        ner: "MoRe | None" = None,
+    ):
         self.layout, self.experts, self.gate, self.mode, self.variant = layout, experts, gate, mode, variant
         self.device, self.ner = device, ner
         self.task = layout.task
@@ -76,23 +87,40 @@ class MoRe:
         self.text = TextRetriever(layout, threads) if "text" in views else None
         self.images = ImageRetriever(layout) if "image" in views else None
         spec = gate.feature_spec if gate is not None else None
-        clip_in_spec = spec is None or any(str(spec.get(k) or "").startswith("clip:") for k in ("text", "image"))
+        clip_in_spec = spec is None or any(
+            str(spec.get(k) or "").startswith("clip:") for k in ("text", "image")
+        )
         self.clip = None
         if self.images is not None or (gate is not None and clip_in_spec):
             from more_ie.search.clip import ClipEncoder
 
             self.clip = ClipEncoder(clip_spec_of(layout, str(device)))
-        self.featurizer = None if gate is None else GateFeaturizer(
-            spec, self.clip, gate.gate.linear.in_features, str(gate.folder))
+        self.featurizer = (
+            None
+            if gate is None
+            else GateFeaturizer(spec, self.clip, gate.gate.linear.in_features, str(gate.folder))
+        )
         # image embeddings feed image retrieval and, when the gate takes them, the gate
-        self.encode_images = self.images is not None or (self.featurizer is not None and self.featurizer.uses_images)
+        self.encode_images = self.images is not None or (
+            self.featurizer is not None and self.featurizer.uses_images
+        )
         self.timings = Timings()
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
-    def load(cls, run_dir: str | Path = "results", dataset: str | None = None, variant: str | None = None,
-             pair: int = 0, mixing: str = "moe", no_retrieval: bool = False, expert: str | None = None,
-             device: str = "auto", threads: int = 1, ner_dataset: str | None = None) -> "MoRe":
+    def load(
+        cls,
+        run_dir: str | Path = "results",
+        dataset: str | None = None,
+        variant: str | None = None,
+        pair: int = 0,
+        mixing: str = "moe",
+        no_retrieval: bool = False,
+        expert: str | None = None,
+        device: str = "auto",
+        threads: int = 1,
+        ner_dataset: str | None = None,
+    ) -> "MoRe":
         """Everything a trained run left behind for ``dataset`` (see :mod:`more_ie.predict.layout`).
 
         ``mixing``: ``moe`` (the saved gate of ``variant`` / ``pair``) or ``average`` (average
@@ -108,13 +136,17 @@ class MoRe:
         seeds = layout.manifest["experts"]["seeds"]
         pairs = variant_pairs(variant, seeds) if mixing == "average" or no_retrieval else None
         if pairs is not None and not 0 <= pair < len(pairs):
-            raise RunError(f"variant {variant}: pair {pair} does not exist ({len(pairs)} pairs over seeds {seeds})")
+            raise RunError(
+                f"variant {variant}: pair {pair} does not exist ({len(pairs)} pairs over seeds {seeds})"
+            )
         gate = None
         if no_retrieval:
             if expert is None:
                 candidates = [n for n in (pairs or [])[pair] if expert_view(n) in RETRIEVAL_VIEWS]
                 if not candidates:
-                    raise RunError(f"variant {variant} pair {pair} has no retrieval expert; name one with expert=")
+                    raise RunError(
+                        f"variant {variant} pair {pair} has no retrieval expert; name one with expert="
+                    )
                 expert = candidates[0]
             names, mode = [expert], "no_retrieval"
         elif mixing == "moe":
@@ -126,29 +158,54 @@ class MoRe:
             raise ValueError(f"mixing must be moe or average, got {mixing!r}")
         for name in names:
             if mode != "no_retrieval" and expert_view(name) not in RETRIEVAL_VIEWS + ("none",):
-                raise RunError(f"expert {name}: the {expert_view(name)} view is an ablation with no retrieval "
-                               "for new posts; choose a variant of none/text/image experts")
+                raise RunError(
+                    f"expert {name}: the {expert_view(name)} view is an ablation with no retrieval "
+                    "for new posts; choose a variant of none/text/image experts"
+                )
         runners = [ExpertRunner(layout, n, torch_device, alone=mode == "no_retrieval") for n in names]
         ner = None
         if ner_dataset is not None:
             if layout.task != "re":
                 raise RunError(f"ner_dataset is for RE runs; {dataset} is {layout.task}")
-            ner = cls.load(run_dir, ner_dataset, device=device, threads=threads, no_retrieval=no_retrieval,
-                           mixing=mixing)
+            ner = cls.load(
+                run_dir, ner_dataset, device=device, threads=threads, no_retrieval=no_retrieval, mixing=mixing
+            )
             if ner.task != "ner":
                 raise RunError(f"{ner_dataset} is not an NER dataset")
-        logger.info("MoRe %s/%s: %s of %s%s on %s", run_dir, dataset, mode, ", ".join(names),
-                    f" (variant {variant}, pair {pair})" if mode != "no_retrieval" else " (sentence alone)",
-                    torch_device)
-        return cls(layout, runners, gate, mode, variant if mode != "no_retrieval" else None, torch_device,
-                   threads, ner)
+        logger.info(
+            "MoRe %s/%s: %s of %s%s on %s",
+            run_dir,
+            dataset,
+            mode,
+            ", ".join(names),
+            f" (variant {variant}, pair {pair})" if mode != "no_retrieval" else " (sentence alone)",
+            torch_device,
+        )
+        return cls(
+            layout,
+            runners,
+            gate,
+            mode,
+            variant if mode != "no_retrieval" else None,
+            torch_device,
+            threads,
+            ner,
+        )
 
     def describe(self) -> dict:
-        return {"dataset": self.layout.dataset, "task": self.task, "mode": self.mode, "variant": self.variant,
-                "experts": [r.name for r in self.experts], "views": self.views}
+        return {
+            "dataset": self.layout.dataset,
+            "task": self.task,
+            "mode": self.mode,
+            "variant": self.variant,
+            "experts": [r.name for r in self.experts],
+            "views": self.views,
+        }
 
     # -- prediction ------------------------------------------------------------------------------
-    def predict(self, posts: Sequence[Post | dict], batch_size: int = 32, details: bool = False) -> list[dict]:
+    def predict(
+        self, posts: Sequence[Post | dict], batch_size: int = 32, details: bool = False
+    ) -> list[dict]:
         """One output record per post, in order (see ``predict/io.py`` for the input fields)."""
         parsed = [p if isinstance(p, Post) else post_from_record(p) for p in posts]
         if not parsed:
@@ -158,8 +215,10 @@ class MoRe:
         elif self.task == "re":
             bare = [p.id for p in parsed if not p.pairs]
             if bare:
-                raise ValueError(f"RE posts {bare[:5]} have no head/tail (or pairs); give them, or load with "
-                                 "ner_dataset= to pair the entities an NER run predicts")
+                raise ValueError(
+                    f"RE posts {bare[:5]} have no head/tail (or pairs); give them, or load with "
+                    "ner_dataset= to pair the entities an NER run predicts"
+                )
         batch = self._retrieve(parsed)
         items, owners = self._items(batch)
         start = time.perf_counter()
@@ -224,8 +283,9 @@ class MoRe:
                 owners.append((i, j))
         return items, owners
 
-    def _mix(self, batch: _Batch, owners: list[tuple[int, int]],
-             outputs: list[list[Output]]) -> tuple[list[np.ndarray], np.ndarray | None]:
+    def _mix(
+        self, batch: _Batch, owners: list[tuple[int, int]], outputs: list[list[Output]]
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
         if self.mode == "no_retrieval":
             return [o.dist for o in outputs[0]], None
         a, b = outputs
@@ -234,32 +294,48 @@ class MoRe:
         assert batch.features is not None
         with torch.no_grad():
             g = self.gate.gate(torch.tensor(batch.features)).numpy()  # [P, L|1]
-        mixed = [mix(torch.tensor(g[i][None]), torch.tensor(x.dist[None]), torch.tensor(y.dist[None]))[0].numpy()
-                 for (i, _), x, y in zip(owners, a, b)]
+        mixed = [
+            mix(torch.tensor(g[i][None]), torch.tensor(x.dist[None]), torch.tensor(y.dist[None]))[0].numpy()
+            for (i, _), x, y in zip(owners, a, b)
+        ]
         return mixed, g
 
-    def _records(self, batch: _Batch, items: list[Item], owners: list[tuple[int, int]],
-                 outputs: list[list[Output]], mixed: list[np.ndarray], weights: np.ndarray | None,
-                 details: bool) -> list[dict]:
+    def _records(
+        self,
+        batch: _Batch,
+        items: list[Item],
+        owners: list[tuple[int, int]],
+        outputs: list[list[Output]],
+        mixed: list[np.ndarray],
+        weights: np.ndarray | None,
+        details: bool,
+    ) -> list[dict]:
         records: list[dict] = []
         for i, post in enumerate(batch.posts):
-            record: dict = {"id": post.id, "tokens": post.tokens,
-                            "image": {"path": post.image_name, "status": batch.image_status[i]},
-                            "views": [v for v in self.views if v != "image" or batch.image_status[i] == "ok"],
-                            "retrieved": {view: [h.summary() for h in hits[i]] for view, hits in batch.hits.items()}}
+            record: dict = {
+                "id": post.id,
+                "tokens": post.tokens,
+                "image": {"path": post.image_name, "status": batch.image_status[i]},
+                "views": [v for v in self.views if v != "image" or batch.image_status[i] == "ok"],
+                "retrieved": {view: [h.summary() for h in hits[i]] for view, hits in batch.hits.items()},
+            }
             if weights is not None:
-                record["gate"] = {"experts": list(self.gate.experts), "weight_first": round(float(weights[i].mean()), 4)}
+                record["gate"] = {
+                    "experts": list(self.gate.experts),
+                    "weight_first": round(float(weights[i].mean()), 4),
+                }
             if details:
                 record["retrieved_values"] = {v: [h.text for h in hits[i]] for v, hits in batch.hits.items()}
                 if weights is not None:
                     record["gate"]["per_label"] = [round(float(w), 4) for w in weights[i]]
                 record["experts"] = {}
             records.append(record)
-        for k, ((i, j), item) in enumerate(zip(owners, items)):
+        for k, ((i, _j), item) in enumerate(zip(owners, items)):
             record = records[i]
             if self.task == "ner":
-                record["entities"] = self._entities(item.words, mixed[k], outputs[0][k] if self.mode == "no_retrieval"
-                                                    else None)
+                record["entities"] = self._entities(
+                    item.words, mixed[k], outputs[0][k] if self.mode == "no_retrieval" else None
+                )
                 if details:
                     record["mixed_tags"] = [self.labels[t] for t in mixed[k].argmax(-1)]
                     for runner, out in zip(self.experts, outputs):
@@ -267,12 +343,18 @@ class MoRe:
             else:
                 head, tail = item.pair  # type: ignore[misc]
                 best = int(mixed[k].argmax())
-                relation = {"head": list(head), "tail": list(tail), "head_text": " ".join(item.words[head[0]:head[1]]),
-                            "tail_text": " ".join(item.words[tail[0]:tail[1]]), "label": self.labels[best],
-                            "probability": round(float(mixed[k][best]), 4)}
+                relation = {
+                    "head": list(head),
+                    "tail": list(tail),
+                    "head_text": " ".join(item.words[head[0] : head[1]]),
+                    "tail_text": " ".join(item.words[tail[0] : tail[1]]),
+                    "label": self.labels[best],
+                    "probability": round(float(mixed[k][best]), 4),
+                }
                 if details:
-                    relation["experts"] = {r.name: self.labels[int(outputs[n][k].decoded)]
-                                           for n, r in enumerate(self.experts)}
+                    relation["experts"] = {
+                        r.name: self.labels[int(outputs[n][k].decoded)] for n, r in enumerate(self.experts)
+                    }
                 record.setdefault("relations", []).append(relation)
         for record in records:
             if self.task == "re":
@@ -286,6 +368,13 @@ class MoRe:
         out = []
         for start, end, kind in bio_to_spans(tags):
             confidence = float(np.mean([dist[t, path[t]] for t in range(start, end)]))
-            out.append({"start": start, "end": end, "text": " ".join(words[start:end]), "type": kind,
-                        "confidence": round(confidence, 4)})
+            out.append(
+                {
+                    "start": start,
+                    "end": end,
+                    "text": " ".join(words[start:end]),
+                    "type": kind,
+                    "confidence": round(confidence, 4),
+                }
+            )
         return out

@@ -5,6 +5,7 @@ gate weights, the MoE prediction and the gold, errors highlighted.
 One self-contained HTML file (images inlined as data URIs), so that ``snakemake --report`` can
 embed it and it opens anywhere.
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,7 +59,9 @@ def _image_tag(path: Path | None, status: str) -> str:
     return f'<img alt="post image" src="data:image/png;base64,{data}">'
 
 
-def _sentence(tokens: list[str], spans: list[tuple[int, int, str]], gold: set[tuple[int, int, str]] | None) -> str:
+def _sentence(
+    tokens: list[str], spans: list[tuple[int, int, str]], gold: set[tuple[int, int, str]] | None
+) -> str:
     """Tokens with entity spans marked; against gold: green correct, red wrong; gold spans the
     system missed are underlined in the gold row (gold=None marks the gold row itself)."""
     starts = {s: (e, t) for s, e, t in spans}
@@ -83,8 +86,10 @@ def _gold_row(tokens: list[str], gold: set, predicted: set) -> str:
         if i in starts:
             end, kind = starts[i]
             miss = " miss" if (i, end, kind) not in predicted else ""
-            out.append(f'<span class="ent gold{miss}">{html.escape(" ".join(tokens[i:end]))}'
-                       f'<span class="type">{html.escape(kind)}</span></span>')
+            out.append(
+                f'<span class="ent gold{miss}">{html.escape(" ".join(tokens[i:end]))}'
+                f'<span class="type">{html.escape(kind)}</span></span>'
+            )
             i = end
         else:
             out.append(html.escape(tokens[i]))
@@ -102,8 +107,12 @@ def _retrieved(record: dict) -> str:
         values = record.get("retrieved_values", {}).get(view, [])
         items = "".join(
             f'<li><b>{html.escape(h["title"])}</b> <span class="kc">(id {h["kc_id"]}, score {h["score"]:.3g})</span>: '
-            f'{html.escape(_short(strip_anchors(v)))}</li>' for h, v in zip(hits[:3], values))
-        parts.append(f"<p><b>{html.escape(view)} view</b></p><ul class='views'>{items or '<li>(nothing)</li>'}</ul>")
+            f'{html.escape(_short(strip_anchors(v)))}</li>'
+            for h, v in zip(hits[:3], values)
+        )
+        parts.append(
+            f"<p><b>{html.escape(view)} view</b></p><ul class='views'>{items or '<li>(nothing)</li>'}</ul>"
+        )
     return "".join(parts)
 
 
@@ -114,21 +123,31 @@ def _gate(record: dict, labels: list[str]) -> str:
     a, b = gate["experts"]
     names = labels if len(gate["per_label"]) > 1 else ["all labels"]
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    cells = "".join(f"<td><span class='bar' style='width:{40 * w:.0f}px'></span> {w:.2f}</td>" for w in gate["per_label"])
-    return (f"<p>Gate g = weight of <b>{html.escape(a)}</b> (1 - g: {html.escape(b)}); mean {gate['weight_first']:.3f}"
-            f"</p><table><tr><th>label</th>{head}</tr><tr><th>g</th>{cells}</tr></table>")
+    cells = "".join(
+        f"<td><span class='bar' style='width:{40 * w:.0f}px'></span> {w:.2f}</td>" for w in gate["per_label"]
+    )
+    return (
+        f"<p>Gate g = weight of <b>{html.escape(a)}</b> (1 - g: {html.escape(b)}); mean {gate['weight_first']:.3f}"
+        f"</p><table><tr><th>label</th>{head}</tr><tr><th>g</th>{cells}</tr></table>"
+    )
 
 
 def _ner_post(record: dict, gold_tags: list[str], model: MoRe) -> tuple[str, int]:
     tokens = record["tokens"]
     gold = set(bio_to_spans(gold_tags))
     rows, errors = [], 0
-    systems = [(name, tags) for name, tags in record["experts"].items()] + [(f"MoE ({model.mode})", record["mixed_tags"])]
+    systems = [(name, tags) for name, tags in record["experts"].items()] + [
+        (f"MoE ({model.mode})", record["mixed_tags"])
+    ]
     for name, tags in systems:
         spans = set(bio_to_spans(tags))
         wrong = len(spans ^ gold)
-        mark = "<span class='good'>correct</span>" if wrong == 0 else f"<span class='err'>{wrong} errors</span>"
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{_sentence(tokens, sorted(spans), gold)}</td><td>{mark}</td></tr>")
+        mark = (
+            "<span class='good'>correct</span>" if wrong == 0 else f"<span class='err'>{wrong} errors</span>"
+        )
+        rows.append(
+            f"<tr><td>{html.escape(name)}</td><td>{_sentence(tokens, sorted(spans), gold)}</td><td>{mark}</td></tr>"
+        )
     moe_spans = set(bio_to_spans(record["mixed_tags"]))
     errors = len(moe_spans ^ gold)
     rows.append(f"<tr><th>gold</th><td>{_gold_row(tokens, gold, moe_spans)}</td><td></td></tr>")
@@ -153,12 +172,23 @@ def _re_post(record: dict, gold_relation: str, model: MoRe) -> tuple[str, int]:
     return f"<p>{' '.join(marked)}</p><table>{''.join(rows)}</table>", errors
 
 
-def write_case_study(run_dir: str | Path, dataset: str, out: str | Path, n: int = 6, seed: int = 0,
-                     variant: str | None = None, pair: int = 0, mixing: str = "moe", device: str = "cpu",
-                     threads: int = 1) -> dict:
+def write_case_study(
+    run_dir: str | Path,
+    dataset: str,
+    out: str | Path,
+    n: int = 6,
+    seed: int = 0,
+    variant: str | None = None,
+    pair: int = 0,
+    mixing: str = "moe",
+    device: str = "cpu",
+    threads: int = 1,
+) -> dict:
     if n < 1:
         raise ValueError("the case study needs at least one post")
-    model = MoRe.load(run_dir, dataset, variant=variant, pair=pair, mixing=mixing, device=device, threads=threads)
+    model = MoRe.load(
+        run_dir, dataset, variant=variant, pair=pair, mixing=mixing, device=device, threads=threads
+    )
     layout = model.layout
     split = layout.run_dir / dataset / "data" / "test.parquet"
     if not split.is_file():
@@ -186,19 +216,25 @@ def write_case_study(run_dir: str | Path, dataset: str, out: str | Path, n: int 
             f"<div class='post'>{_image_tag(post.image, record['image']['status'])}<div class='body'>"
             f"<h2>test post {html.escape(record['id'])} "
             f"{'<span class=good>MoE correct</span>' if errors == 0 else '<span class=err>MoE wrong</span>'}</h2>"
-            f"{table}{_gate(record, model.labels)}{_retrieved(record)}</div></div>")
+            f"{table}{_gate(record, model.labels)}{_retrieved(record)}</div></div>"
+        )
     info = model.describe()
     clip = layout.manifest["image"]
-    warning = ("<p class='warn'>This run's CLIP has <b>random weights</b> (no pretrained CLIP was configured): image "
-               "retrieval and the gate's image features are meaningless beyond exercising the pipeline.</p>"
-               if not clip.get("clip_pretrained") else "")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Case study: {html.escape(dataset)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>Case study: {html.escape(dataset)} ({model.task.upper()})</h1>"
-            f"<p>{len(chosen)} test posts drawn with seed {seed}; {html.escape(info['mode'])} of "
-            f"{html.escape(' + '.join(info['experts']))} (variant {html.escape(str(info['variant']))}, pair {pair}). "
-            "Entities: <span class='ent ok'>correct</span> <span class='ent bad'>wrong</span> "
-            "<span class='ent gold miss'>missed by the MoE</span>. Retrieved: the top 3 of each view.</p>"
-            f"{warning}{''.join(sections)}</body></html>")
+    warning = (
+        "<p class='warn'>This run's CLIP has <b>random weights</b> (no pretrained CLIP was configured): image "
+        "retrieval and the gate's image features are meaningless beyond exercising the pipeline.</p>"
+        if not clip.get("clip_pretrained")
+        else ""
+    )
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Case study: {html.escape(dataset)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Case study: {html.escape(dataset)} ({model.task.upper()})</h1>"
+        f"<p>{len(chosen)} test posts drawn with seed {seed}; {html.escape(info['mode'])} of "
+        f"{html.escape(' + '.join(info['experts']))} (variant {html.escape(str(info['variant']))}, pair {pair}). "
+        "Entities: <span class='ent ok'>correct</span> <span class='ent bad'>wrong</span> "
+        "<span class='ent gold miss'>missed by the MoE</span>. Retrieved: the top 3 of each view.</p>"
+        f"{warning}{''.join(sections)}</body></html>"
+    )
     with atomic_open(out) as handle:
         handle.write(page)
     summary = {"posts": len(chosen), "moe_errors": total_errors, **info}

@@ -4,6 +4,7 @@ Exit status: 0 when every post was predicted; 2 when some input lines were malfo
 logged with its line number, and every other post is still predicted and written); 1 when
 nothing could be done (no such run, an empty input file, every line malformed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,22 +21,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("the trained run")
     run.add_argument("--run-dir", default="results", help="the run folder Snakemake wrote (default: results)")
     run.add_argument("--dataset", required=True, help="the dataset the run was trained on, e.g. twitter2017")
-    run.add_argument("--variant", default=None, help="MoE variant, e.g. text+image (default: moe_f1.json's headline)")
+    run.add_argument(
+        "--variant", default=None, help="MoE variant, e.g. text+image (default: moe_f1.json's headline)"
+    )
     run.add_argument("--pair", type=int, default=0, help="which seed pair of the variant (default: 0)")
-    run.add_argument("--mixing", choices=["moe", "average"], default="moe",
-                     help="moe: the saved gate; average: average pooling of the pair (no gate)")
-    run.add_argument("--no-retrieval", action="store_true",
-                     help="fast path: one CVA-trained expert on the sentence alone (no BM25, CLIP or gate)")
-    run.add_argument("--expert", default=None, help="--no-retrieval: which expert, e.g. text-s1 (default: the pair's)")
-    run.add_argument("--ner-dataset", default=None,
-                     help="RE: predict entities with this NER dataset's run and relate every pair of them")
+    run.add_argument(
+        "--mixing",
+        choices=["moe", "average"],
+        default="moe",
+        help="moe: the saved gate; average: average pooling of the pair (no gate)",
+    )
+    run.add_argument(
+        "--no-retrieval",
+        action="store_true",
+        help="fast path: one CVA-trained expert on the sentence alone (no BM25, CLIP or gate)",
+    )
+    run.add_argument(
+        "--expert", default=None, help="--no-retrieval: which expert, e.g. text-s1 (default: the pair's)"
+    )
+    run.add_argument(
+        "--ner-dataset",
+        default=None,
+        help="RE: predict entities with this NER dataset's run and relate every pair of them",
+    )
     io = parser.add_argument_group("posts")
     io.add_argument("--input", help="JSONL of posts {id, text|tokens, image?, head?, tail?}")
-    io.add_argument("--images-dir", default=None, help="relative image paths are under this folder "
-                                                       "(default: the input file's folder)")
+    io.add_argument(
+        "--images-dir",
+        default=None,
+        help="relative image paths are under this folder " "(default: the input file's folder)",
+    )
     io.add_argument("--out", default="-", help="JSONL of predictions (default: stdout)")
-    io.add_argument("--case-study", type=int, default=None, metavar="N",
-                    help="instead of --input: N seeded test posts of the dataset, as an HTML page written to --out")
+    io.add_argument(
+        "--case-study",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of --input: N seeded test posts of the dataset, as an HTML page written to --out",
+    )
     io.add_argument("--seed", type=int, default=0, help="--case-study: sampling seed")
     speed = parser.add_argument_group("speed")
     speed.add_argument("--batch-size", type=int, default=32, help="expert inputs per forward pass")
@@ -53,7 +76,9 @@ def run(args: argparse.Namespace) -> None:
     from more_ie.utils import atomic_open
 
     if (args.input is None) == (args.case_study is None):
-        raise ValueError("give --input FILE (predictions) or --case-study N (the HTML page), not both or neither")
+        raise ValueError(
+            "give --input FILE (predictions) or --case-study N (the HTML page), not both or neither"
+        )
     if args.batch_size < 1 or args.chunk < 1:
         raise ValueError("--batch-size and --chunk must be at least 1")
     torch.set_num_threads(args.threads)
@@ -62,16 +87,36 @@ def run(args: argparse.Namespace) -> None:
 
         if args.out == "-":
             raise ValueError("--case-study writes an HTML page: name it with --out")
-        write_case_study(args.run_dir, args.dataset, args.out, n=args.case_study, seed=args.seed,
-                         variant=args.variant, pair=args.pair, mixing=args.mixing, device=args.device,
-                         threads=args.threads)
+        write_case_study(
+            args.run_dir,
+            args.dataset,
+            args.out,
+            n=args.case_study,
+            seed=args.seed,
+            variant=args.variant,
+            pair=args.pair,
+            mixing=args.mixing,
+            device=args.device,
+            threads=args.threads,
+        )
         return
     posts, errors = read_posts(args.input, args.images_dir)
     if not posts:
-        raise ValueError(f"{args.input}: none of its {len(errors)} lines could be read (see the errors above)")
-    model = MoRe.load(args.run_dir, args.dataset, variant=args.variant, pair=args.pair, mixing=args.mixing,
-                      no_retrieval=args.no_retrieval, expert=args.expert, device=args.device, threads=args.threads,
-                      ner_dataset=args.ner_dataset)
+        raise ValueError(
+            f"{args.input}: none of its {len(errors)} lines could be read (see the errors above)"
+        )
+    model = MoRe.load(
+        args.run_dir,
+        args.dataset,
+        variant=args.variant,
+        pair=args.pair,
+        mixing=args.mixing,
+        no_retrieval=args.no_retrieval,
+        expert=args.expert,
+        device=args.device,
+        threads=args.threads,
+        ner_dataset=args.ner_dataset,
+    )
     start = time.perf_counter()
 
     def predictions():  # type: ignore[no-untyped-def]
@@ -89,10 +134,20 @@ def run(args: argparse.Namespace) -> None:
         with atomic_open(args.out) as handle:
             written = write_jsonl(predictions(), handle)
     elapsed = time.perf_counter() - start
-    logger.info("predicted %d posts in %.1fs (%.1f posts/s; %s); stage seconds %s%s", written, elapsed,
-                written / max(elapsed, 1e-9), model.mode, model.timings.as_dict(),
-                f"; wrote {args.out}" if args.out != "-" else "")
+    logger.info(
+        "predicted %d posts in %.1fs (%.1f posts/s; %s); stage seconds %s%s",
+        written,
+        elapsed,
+        written / max(elapsed, 1e-9),
+        model.mode,
+        model.timings.as_dict(),
+        f"; wrote {args.out}" if args.out != "-" else "",
+    )
     if errors:
-        logger.error("%s: %d malformed lines were skipped (line numbers above); the other %d posts were predicted",
-                     args.input, len(errors), written)
+        logger.error(
+            "%s: %d malformed lines were skipped (line numbers above); the other %d posts were predicted",
+            args.input,
+            len(errors),
+            written,
+        )
         raise SystemExit(EXIT_SOME_LINES_FAILED)

@@ -6,6 +6,7 @@ retrieval-free student. How retrieved values were cleaned (anchor markup, de-dup
 from the expert's own ``metrics.json`` (``train_config``); runs trained before those settings
 existed reduced anchors to their surface and kept repeats.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Item:
     """One expert input: a post's words, and for RE the head/tail spans."""
+
     words: list[str]
     contexts: dict[str, list[str]]  # view -> retrieved values in rank order
     pair: tuple[tuple[int, int], tuple[int, int]] | None = None
@@ -49,7 +51,9 @@ class ExpertRunner:
         self.config = self.model.config
         self.builder = InputBuilder(self.tokenizer, self.config.max_subtokens)
         metrics_path = layout.expert_dir(name) / "metrics.json"
-        train_config = json.loads(metrics_path.read_text()).get("train_config", {}) if metrics_path.is_file() else {}
+        train_config = (
+            json.loads(metrics_path.read_text()).get("train_config", {}) if metrics_path.is_file() else {}
+        )
         self.anchors = train_config.get("context_anchors", "surface")
         self.dedup = bool(train_config.get("dedup_contexts", False))
         self.pad = self.tokenizer.pad_token_id or 0

@@ -6,6 +6,7 @@ The spec (``more_ie.moe.features.FeatureSpec``, saved with each gate) names the 
 ``[CLIP text; CLIP image; has_image]``. The text encoder is loaded once and kept (the feature
 stage's ``encode_texts_with_encoder`` loads it per call, which one-post-at-a-time use cannot afford).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -35,8 +36,13 @@ class _PooledEncoder:
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
+                batch = self.tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -54,17 +60,23 @@ class GateFeaturizer:
         self.encoder = _PooledEncoder(text.split(":", 1)[1]) if text.startswith("encoder:") else None
         if self.encoder is None and clip is None:
             raise RunError(f"{where}: the gate's text feature is CLIP but the run has no CLIP settings")
-        clip_name = f"clip:{clip.spec.arch}/{clip.spec.pretrained or 'RANDOM-WEIGHTS'}" if clip is not None else None
+        clip_name = (
+            f"clip:{clip.spec.arch}/{clip.spec.pretrained or 'RANDOM-WEIGHTS'}" if clip is not None else None
+        )
         for part in ("text", "image"):
             value = self.spec.get(part)
             if isinstance(value, str) and value.startswith("clip:") and value != clip_name:
-                raise RunError(f"{where}: the gate's {part} feature came from {value}, the run's CLIP is {clip_name}")
+                raise RunError(
+                    f"{where}: the gate's {part} feature came from {value}, the run's CLIP is {clip_name}"
+                )
 
     @property
     def uses_images(self) -> bool:
         return bool(self.spec.get("image"))
 
-    def features(self, token_lists: Sequence[Sequence[str]], image_vectors: dict[int, np.ndarray]) -> np.ndarray:
+    def features(
+        self, token_lists: Sequence[Sequence[str]], image_vectors: dict[int, np.ndarray]
+    ) -> np.ndarray:
         texts = [clean_query(tokens) or " ".join(tokens) for tokens in token_lists]
         text = self.encoder.encode(texts) if self.encoder is not None else self.clip.encode_texts(texts)
         parts = [text]
@@ -79,6 +91,8 @@ class GateFeaturizer:
                 parts.append(flags)
         features = np.concatenate(parts, axis=1).astype(np.float32)
         if features.shape[1] != self.dim:
-            raise RunError(f"{self.where}: the gate takes {self.dim} features; the spec {self.spec} gives "
-                           f"{features.shape[1]}")
+            raise RunError(
+                f"{self.where}: the gate takes {self.dim} features; the spec {self.spec} gives "
+                f"{features.shape[1]}"
+            )
         return features

@@ -14,6 +14,7 @@ posts carry ``head`` and ``tail`` word spans ``[start, end)`` (the datasets' con
 A line that is not a JSON object, or lacks the fields above, is a :class:`LineError` naming
 its line number; reading goes on, so one bad line never costs the other posts.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,11 @@ def split_words(text: str) -> list[str]:
 
 
 def _span(value: Any, n_words: int, name: str) -> Span:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         raise ValueError(f"{name} must be a [start, end) pair of word indices, got {value!r}")
     start, end = value
     if not 0 <= start < end <= n_words:
@@ -88,11 +92,15 @@ def post_from_record(record: Any, line: int = 0, base_dir: Path | None = None) -
             image = base_dir / image
     pairs: list[tuple[Span, Span]] = []
     if "head" in record or "tail" in record:
-        pairs.append((_span(record.get("head"), len(tokens), "head"), _span(record.get("tail"), len(tokens), "tail")))
+        pairs.append(
+            (_span(record.get("head"), len(tokens), "head"), _span(record.get("tail"), len(tokens), "tail"))
+        )
     for i, pair in enumerate(record.get("pairs") or []):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f"pairs[{i}] must be [head, tail]")
-        pairs.append((_span(pair[0], len(tokens), f"pairs[{i}] head"), _span(pair[1], len(tokens), f"pairs[{i}] tail")))
+        pairs.append(
+            (_span(pair[0], len(tokens), f"pairs[{i}] head"), _span(pair[1], len(tokens), f"pairs[{i}] tail"))
+        )
     return Post(str(record["id"]), list(tokens), image, image_name or None, pairs, line)
 
 

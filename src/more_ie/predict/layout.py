@@ -12,6 +12,7 @@ The Snakemake rules fix the layout under the run folder (``results`` by default)
 
 Nothing here is configured twice: the manifest is the config the run was trained with.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,9 +51,13 @@ class RunLayout:
         run_dir = Path(run_dir)
         if not (run_dir / dataset).is_dir():
             known = sorted(p.parent.parent.name for p in run_dir.glob(f"*/{MANIFEST}"))
-            raise RunError(f"{run_dir}: has no dataset {dataset!r} (datasets with a manifest: {known or 'none'})")
-        hint = (f"; build it with `snakemake {run_dir}/{dataset}/{MANIFEST}` and the run's --configfile "
-                "(it is part of the default target)")
+            raise RunError(
+                f"{run_dir}: has no dataset {dataset!r} (datasets with a manifest: {known or 'none'})"
+            )
+        hint = (
+            f"; build it with `snakemake {run_dir}/{dataset}/{MANIFEST}` and the run's --configfile "
+            "(it is part of the default target)"
+        )
         manifest = _read_json(run_dir / dataset / MANIFEST, hint)
         for key in ("task", "text", "image", "experts", "moe"):
             if key not in manifest:
@@ -73,7 +78,9 @@ class RunLayout:
     def model_dir(self, name: str) -> Path:
         folder = self.expert_dir(name) / "model"
         if not folder.is_dir():
-            known = sorted(p.name for p in (self.run_dir / self.dataset / "experts").glob("*") if (p / "model").is_dir())
+            known = sorted(
+                p.name for p in (self.run_dir / self.dataset / "experts").glob("*") if (p / "model").is_dir()
+            )
             raise RunError(f"{folder}: no trained expert {name!r} (trained: {known or 'none'})")
         return folder
 
@@ -102,7 +109,9 @@ class SavedGate:
     gate: Any  # more_ie.moe.gate.Gate
     experts: tuple[str, str]
     labels: list[str]
-    feature_spec: dict | None  # more_ie.moe.features.FeatureSpec as a dict; None: [CLIP text; CLIP image; has_image]
+    feature_spec: (
+        dict | None
+    )  # more_ie.moe.features.FeatureSpec as a dict; None: [CLIP text; CLIP image; has_image]
     folder: Path
 
 
@@ -114,11 +123,19 @@ def load_gate(folder: str | Path) -> SavedGate:
     folder = Path(folder)
     for name in (GATE_WEIGHTS, GATE_INFO):
         if not (folder / name).is_file():
-            variants = sorted(p.name for p in folder.parent.parent.glob("*")) if folder.parent.parent.is_dir() else []
-            raise RunError(f"{folder / name}: no saved gate (the MoE stage saves one per variant and pair; "
-                           f"saved variants: {variants or 'none'}); --mixing average needs no gate")
+            variants = (
+                sorted(p.name for p in folder.parent.parent.glob("*"))
+                if folder.parent.parent.is_dir()
+                else []
+            )
+            raise RunError(
+                f"{folder / name}: no saved gate (the MoE stage saves one per variant and pair; "
+                f"saved variants: {variants or 'none'}); --mixing average needs no gate"
+            )
     gate, info = moe_load_gate(folder)
     pair, labels = info.get("pair"), info.get("labels")
     if not (isinstance(pair, list) and len(pair) == 2 and isinstance(labels, list) and labels):
         raise RunError(f"{folder / GATE_INFO}: needs 'pair' (two expert names) and 'labels'")
-    return SavedGate(gate, (str(pair[0]), str(pair[1])), [str(x) for x in labels], info.get("feature_spec"), folder)
+    return SavedGate(
+        gate, (str(pair[0]), str(pair[1])), [str(x) for x in labels], info.get("feature_spec"), folder
+    )

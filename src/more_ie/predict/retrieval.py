@@ -5,6 +5,7 @@ for posts held in memory rather than a dataset split. KC rows are read by Parque
 a hit costs one row group of one shard, not a whole shard column (the cache stage reads whole
 columns; that is fine once per split but not per post).
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,16 +75,21 @@ class KcRowReader:
             _, starts = self._file(shard)
             group = int(np.searchsorted(starts, row, side="right")) - 1
             if not 0 <= group < len(starts) - 1:
-                raise RunError(f"{self.kc_dir}: shard {shard} has {starts[-1]} rows; the index points to row {row}: "
-                               "stale index?")
+                raise RunError(
+                    f"{self.kc_dir}: shard {shard} has {starts[-1]} rows; the index points to row {row}: "
+                    "stale index?"
+                )
             wanted[(shard, group)].append((kc_id, row - int(starts[group])))
         out: dict[int, tuple[str, str]] = {}
         for (shard, group), items in wanted.items():
             table = self._group(shard, group)
             taken = table.take(pa.array([offset for _, offset in items]))
-            for (kc_id, _), got, title, paragraph in zip(items, taken.column("kc_id").to_pylist(),
-                                                        taken.column("title").to_pylist(),
-                                                        taken.column("paragraph").to_pylist()):
+            for (kc_id, _), got, title, paragraph in zip(
+                items,
+                taken.column("kc_id").to_pylist(),
+                taken.column("title").to_pylist(),
+                taken.column("paragraph").to_pylist(),
+            ):
                 if got != kc_id:
                     raise RunError(f"{self.kc_dir}: row of kc_id {kc_id} holds {got}: stale index?")
                 out[kc_id] = (title, paragraph)
@@ -98,7 +104,9 @@ class TextRetriever:
         index = layout.path(spec["index"])
         if not index.is_dir():
             raise RunError(f"{index}: the run's BM25 index is missing")
-        self.settings = Bm25Settings(k=int(spec["k"]), k1=float(spec["k1"]), b=float(spec["b"]), threads=threads)
+        self.settings = Bm25Settings(
+            k=int(spec["k"]), k1=float(spec["k1"]), b=float(spec["b"]), threads=threads
+        )
         self.searcher = Bm25Searcher(index, self.settings)
         self.rows = KcRowReader(layout.path(spec["kc_dir"]))
 
@@ -128,13 +136,21 @@ class ImageRetriever:
         self.index = faiss.read_index(str(index_path))
         self.row_to_image = pq.read_table(ids_path).column("image_id").to_numpy()
         kc = pq.read_table(kc_path, columns=["image_id", "title", "value"])
-        self.values = {i: (t, v) for i, t, v in zip(kc.column("image_id").to_pylist(), kc.column("title").to_pylist(),
-                                                     kc.column("value").to_pylist())}
+        self.values = {
+            i: (t, v)
+            for i, t, v in zip(
+                kc.column("image_id").to_pylist(),
+                kc.column("title").to_pylist(),
+                kc.column("value").to_pylist(),
+            )
+        }
 
     def search(self, embeddings: np.ndarray) -> list[list[Hit]]:
         if len(embeddings) == 0:
             return []
-        scores, rows = self.index.search(np.ascontiguousarray(embeddings, dtype=np.float32), min(self.k, self.index.ntotal))
+        scores, rows = self.index.search(
+            np.ascontiguousarray(embeddings, dtype=np.float32), min(self.k, self.index.ntotal)
+        )
         out = []
         for score_row, hit_row in zip(scores, rows):
             hits = []

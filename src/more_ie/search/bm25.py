@@ -8,6 +8,7 @@
 * Queries: the input sentence without Twitter noise (``RT``, ``@ handle`` pairs, URLs), hashtag
   words kept; searched with ``batch_search`` on several threads.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,7 +88,9 @@ def _kc_shard_of(path: Path) -> int:
     return int(path.stem)
 
 
-def build_index(kc_shard_paths: Iterable[str | Path], index_dir: str | Path, threads: int = 1, batch: int = 20_000) -> int:
+def build_index(
+    kc_shard_paths: Iterable[str | Path], index_dir: str | Path, threads: int = 1, batch: int = 20_000
+) -> int:
     """Index the sentences of one or more text-KC shards into a fresh Lucene index."""
     ensure_jvm()
     lucene_index = import_pyserini_index()
@@ -96,10 +99,14 @@ def build_index(kc_shard_paths: Iterable[str | Path], index_dir: str | Path, thr
         indexer = lucene_index.LuceneIndexer(str(tmp), threads=threads)
         progress = ProgressLog(logger, "BM25 index: sentences", every=batch * 5)
         for path in kc_shard_paths:
-            for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=["kc_id", "sentence"]):
+            for record_batch in pq.ParquetFile(path).iter_batches(
+                batch_size=batch, columns=["kc_id", "sentence"]
+            ):
                 ids = record_batch.column("kc_id").to_pylist()
                 sentences = record_batch.column("sentence").to_pylist()
-                docs = [json.dumps({"id": str(i), "contents": strip_anchors(s)}) for i, s in zip(ids, sentences)]
+                docs = [
+                    json.dumps({"id": str(i), "contents": strip_anchors(s)}) for i, s in zip(ids, sentences)
+                ]
                 indexer.add_batch_raw(docs)
                 n_docs += len(docs)
                 progress.update(len(docs))
@@ -148,7 +155,9 @@ class KcLookup:
             table = pq.read_table(path, columns=["kc_id", self.column], memory_map=True)
             rows = sorted(k & mask for k in wanted)
             if rows[-1] >= table.num_rows:
-                raise KeyError(f"{path}: has {table.num_rows} rows; the index points to row {rows[-1]}: stale index?")
+                raise KeyError(
+                    f"{path}: has {table.num_rows} rows; the index points to row {rows[-1]}: stale index?"
+                )
             taken = table.take(pa.array(rows))
             got = dict(zip(taken.column("kc_id").to_pylist(), taken.column(self.column).to_pylist()))
             if got.keys() != wanted:
@@ -186,7 +195,10 @@ class Bm25Searcher:
 
 
 def retrieve_text(
-    split_path: str | Path, index_dir: str | Path, kc_dir: str | Path, out: str | Path,
+    split_path: str | Path,
+    index_dir: str | Path,
+    kc_dir: str | Path,
+    out: str | Path,
     settings: Bm25Settings = Bm25Settings(),
 ) -> dict[str, float]:
     table = pq.read_table(split_path, columns=["sample_id", "tokens"])
@@ -206,9 +218,19 @@ def retrieve_text(
             columns["score"].append(score)
             columns["text"].append(texts[kc])
     empty = sum(1 for row in hits if not row)
-    write_parquet(pa.table(columns, schema=RETRIEVAL_SCHEMA), out,
-                  metadata={"more_ie.view": "text", "more_ie.k": str(settings.k)})
+    write_parquet(
+        pa.table(columns, schema=RETRIEVAL_SCHEMA),
+        out,
+        metadata={"more_ie.view": "text", "more_ie.k": str(settings.k)},
+    )
     rate = len(queries) / max(elapsed, 1e-9)
-    logger.info("text retrieval %s: %d queries in %.2fs (%.1f queries/s, %d threads); %d with no hit",
-                split_path, len(queries), elapsed, rate, settings.threads, empty)
+    logger.info(
+        "text retrieval %s: %d queries in %.2fs (%.1f queries/s, %d threads); %d with no hit",
+        split_path,
+        len(queries),
+        elapsed,
+        rate,
+        settings.threads,
+        empty,
+    )
     return {"queries": len(queries), "seconds": elapsed, "queries_per_s": rate, "no_hit": empty}

@@ -6,6 +6,7 @@ the model is initialized randomly *from a fixed seed*, so the KC images and the 
 in different jobs, still share one embedding space; this is logged loudly as it is useless for
 real retrieval. Embeddings are L2-normalized float32, so inner product is cosine similarity.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,12 +88,19 @@ class ClipEncoder:
         """
         dataset = _ImageFiles(list(paths), self.preprocess)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
-            persistent_workers=False, pin_memory=self.device.type == "cuda",
+            dataset,
+            batch_size=batch_size,
+            num_workers=workers,
+            collate_fn=_collate,
+            persistent_workers=False,
+            pin_memory=self.device.type == "cuda",
         )
         for indices, tensors, bad in loader:
-            embeddings = self.encode_image_tensors(torch.stack(tensors)) if tensors else \
-                np.zeros((0, 0), dtype=np.float32)
+            embeddings = (
+                self.encode_image_tensors(torch.stack(tensors))
+                if tensors
+                else np.zeros((0, 0), dtype=np.float32)
+            )
             yield indices, embeddings, bad
 
 

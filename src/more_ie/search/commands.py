@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,16 @@ def add_retrieve_random_arguments(parser: argparse.ArgumentParser) -> None:
 def run_clip_encode_kc(args: argparse.Namespace) -> None:
     from more_ie.search.image_index import encode_kc_images
 
-    encode_kc_images(args.image_kc, args.shard, args.shards, args.emb_out, args.ids_out, clip_spec(args),
-                     batch_size=args.batch_size, workers=args.workers)
+    encode_kc_images(
+        args.image_kc,
+        args.shard,
+        args.shards,
+        args.emb_out,
+        args.ids_out,
+        clip_spec(args),
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
 
 
 def add_clip_encode_kc_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,15 +105,27 @@ def add_image_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--factory", default="Flat", help="Faiss index-factory string")
     parser.add_argument("--out", required=True)
     parser.add_argument("--ids-out", required=True)
-    parser.add_argument("--emb", nargs="+", required=True, help="the CLIP embedding shards (.npy), in shard order")
+    parser.add_argument(
+        "--emb", nargs="+", required=True, help="the CLIP embedding shards (.npy), in shard order"
+    )
     parser.add_argument("--ids", nargs="+", required=True, help="their ids Parquet shards, in the same order")
 
 
 def run_retrieve_image(args: argparse.Namespace) -> None:
     from more_ie.search.image_index import retrieve_images
 
-    retrieve_images(args.split, args.images_dir, args.index, args.ids, args.image_kc, args.out, clip_spec(args),
-                    k=args.k, batch_size=args.batch_size, workers=args.workers)
+    retrieve_images(
+        args.split,
+        args.images_dir,
+        args.index,
+        args.ids,
+        args.image_kc,
+        args.out,
+        clip_spec(args),
+        k=args.k,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
 
 
 def add_retrieve_image_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,11 +140,46 @@ def add_retrieve_image_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = [
-    Command("bm25-index", "Build a Lucene BM25 index over text-KC sentence keys.", add_bm25_index_arguments, run_bm25_index),
-    Command("bm25-merge", "Merge shard indexes into one (exact global BM25 statistics).", add_bm25_merge_arguments, run_bm25_merge),
-    Command("retrieve-text", "Top-k BM25 retrieval for one dataset split.", add_retrieve_text_arguments, run_retrieve_text),
-    Command("retrieve-random", "Random KC rows per sample (Table 5 ablation).", add_retrieve_random_arguments, run_retrieve_random),
-    Command("clip-encode-kc", "CLIP-encode one shard of the image KC.", add_clip_encode_kc_arguments, run_clip_encode_kc),
-    Command("image-index", "Build the Faiss inner-product index over CLIP shards.", add_image_index_arguments, run_image_index),
-    Command("retrieve-image", "Top-k image-KC rows for each dataset image.", add_retrieve_image_arguments, run_retrieve_image),
+    Command(
+        "bm25-index",
+        "Build a Lucene BM25 index over text-KC sentence keys.",
+        add_bm25_index_arguments,
+        run_bm25_index,
+    ),
+    Command(
+        "bm25-merge",
+        "Merge shard indexes into one (exact global BM25 statistics).",
+        add_bm25_merge_arguments,
+        run_bm25_merge,
+    ),
+    Command(
+        "retrieve-text",
+        "Top-k BM25 retrieval for one dataset split.",
+        add_retrieve_text_arguments,
+        run_retrieve_text,
+    ),
+    Command(
+        "retrieve-random",
+        "Random KC rows per sample (Table 5 ablation).",
+        add_retrieve_random_arguments,
+        run_retrieve_random,
+    ),
+    Command(
+        "clip-encode-kc",
+        "CLIP-encode one shard of the image KC.",
+        add_clip_encode_kc_arguments,
+        run_clip_encode_kc,
+    ),
+    Command(
+        "image-index",
+        "Build the Faiss inner-product index over CLIP shards.",
+        add_image_index_arguments,
+        run_image_index,
+    ),
+    Command(
+        "retrieve-image",
+        "Top-k image-KC rows for each dataset image.",
+        add_retrieve_image_arguments,
+        run_retrieve_image,
+    ),
 ]

@@ -10,6 +10,7 @@
   samples without an image file get no rows (counted and logged). Image names come from the
   dataset and are joined to ``images_dir`` only through ``safe_child`` (never outside it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,14 @@ def _save_npy(array: np.ndarray, path: str | Path) -> None:
 
 
 def encode_kc_images(
-    image_kc: str | Path, shard: int, n_shards: int, emb_out: str | Path, ids_out: str | Path,
-    spec: ClipSpec, batch_size: int = 64, workers: int = 2,
+    image_kc: str | Path,
+    shard: int,
+    n_shards: int,
+    emb_out: str | Path,
+    ids_out: str | Path,
+    spec: ClipSpec,
+    batch_size: int = 64,
+    workers: int = 2,
 ) -> dict[str, int]:
     table = pq.read_table(image_kc, columns=["image_id", "file", "local_path"]).to_pandas()
     table = table[table.index % n_shards == shard]
@@ -47,7 +54,9 @@ def encode_kc_images(
     encoder = ClipEncoder(spec)
     vectors: dict[str, np.ndarray] = {}
     unreadable = 0
-    progress = ProgressLog(logger, f"CLIP shard {shard}: images", total=len(files), every=max(batch_size * 10, 1))
+    progress = ProgressLog(
+        logger, f"CLIP shard {shard}: images", total=len(files), every=max(batch_size * 10, 1)
+    )
     start = time.perf_counter()
     for indices, embeddings, bad in encoder.encode_image_files(files, batch_size, workers):
         for i, vector in zip(indices, embeddings):
@@ -61,9 +70,16 @@ def encode_kc_images(
     matrix = np.stack([vectors[p] for p in rows.local_path]) if len(rows) else np.zeros((0, dim), np.float32)
     _save_npy(matrix, emb_out)
     write_parquet(pa.table({"image_id": rows.image_id.to_numpy()}, schema=IDS_SCHEMA), ids_out)
-    stats = {"kc_rows": len(table), "not_downloaded": int(table.local_path.isna().sum()),
-             "files": len(files), "unreadable": unreadable, "vectors": len(rows)}
-    logger.info("CLIP shard %d/%d: %s; %.1f images/s", shard, n_shards, stats, len(files) / max(elapsed, 1e-9))
+    stats = {
+        "kc_rows": len(table),
+        "not_downloaded": int(table.local_path.isna().sum()),
+        "files": len(files),
+        "unreadable": unreadable,
+        "vectors": len(rows),
+    }
+    logger.info(
+        "CLIP shard %d/%d: %s; %.1f images/s", shard, n_shards, stats, len(files) / max(elapsed, 1e-9)
+    )
     return stats
 
 
@@ -77,15 +93,20 @@ def _to_gpu_if_available(index):  # type: ignore[no-untyped-def]
 
 
 def build_image_index(
-    emb_paths: Sequence[str | Path], ids_paths: Sequence[str | Path], factory: str,
-    index_out: str | Path, ids_out: str | Path,
+    emb_paths: Sequence[str | Path],
+    ids_paths: Sequence[str | Path],
+    factory: str,
+    index_out: str | Path,
+    ids_out: str | Path,
 ) -> int:
     import faiss
 
     matrix = np.concatenate([np.load(p) for p in emb_paths]).astype(np.float32)
     ids = pa.concat_tables([pq.read_table(p) for p in ids_paths])
     if matrix.shape[0] != ids.num_rows:
-        raise ValueError(f"{len(emb_paths)} embedding shards hold {matrix.shape[0]} vectors but ids list {ids.num_rows}")
+        raise ValueError(
+            f"{len(emb_paths)} embedding shards hold {matrix.shape[0]} vectors but ids list {ids.num_rows}"
+        )
     if matrix.shape[0] == 0:
         raise ValueError("no image embeddings to index: were any image-KC files downloaded?")
     index = faiss.index_factory(matrix.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
@@ -99,13 +120,23 @@ def build_image_index(
     with atomic_path(index_out, suffix=".faiss") as tmp:
         faiss.write_index(index, str(tmp))
     write_parquet(ids, ids_out)
-    logger.info("Faiss index %s (%s): %d vectors of dim %d", index_out, factory, index.ntotal, matrix.shape[1])
+    logger.info(
+        "Faiss index %s (%s): %d vectors of dim %d", index_out, factory, index.ntotal, matrix.shape[1]
+    )
     return int(index.ntotal)
 
 
 def retrieve_images(
-    split: str | Path, images_dir: str | Path | None, index_path: str | Path, ids_path: str | Path,
-    image_kc: str | Path, out: str | Path, spec: ClipSpec, k: int = 10, batch_size: int = 64, workers: int = 2,
+    split: str | Path,
+    images_dir: str | Path | None,
+    index_path: str | Path,
+    ids_path: str | Path,
+    image_kc: str | Path,
+    out: str | Path,
+    spec: ClipSpec,
+    k: int = 10,
+    batch_size: int = 64,
+    workers: int = 2,
 ) -> dict[str, float]:
     import faiss
 
@@ -141,12 +172,29 @@ def retrieve_images(
                 columns["score"].append(float(score))
                 columns["text"].append(values[image_id])
     elapsed = time.perf_counter() - start
-    write_parquet(pa.table(columns, schema=RETRIEVAL_SCHEMA), out,
-                  metadata={"more_ie.view": "image", "more_ie.k": str(k), "more_ie.clip": f"{spec.arch}/{spec.pretrained}"})
+    write_parquet(
+        pa.table(columns, schema=RETRIEVAL_SCHEMA),
+        out,
+        metadata={
+            "more_ie.view": "image",
+            "more_ie.k": str(k),
+            "more_ie.clip": f"{spec.arch}/{spec.pretrained}",
+        },
+    )
     rate = len(paths) / max(elapsed, 1e-9)
     logger.info(
         "image retrieval %s: %d of %d samples have an image (%d missing, %d unreadable); %.1f images/s",
-        split, len(paths), len(samples), missing, unreadable, rate,
+        split,
+        len(paths),
+        len(samples),
+        missing,
+        unreadable,
+        rate,
     )
-    return {"samples": len(samples), "with_image": len(paths), "missing": missing, "unreadable": unreadable,
-            "images_per_s": rate}
+    return {
+        "samples": len(samples),
+        "with_image": len(paths),
+        "missing": missing,
+        "unreadable": unreadable,
+        "images_per_s": rate,
+    }

@@ -13,6 +13,7 @@
 Call :func:`import_pyserini_search` (or :func:`ensure_jvm` first) instead of importing
 pyserini directly.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@ Same columns as the real caches, so experts train on them unchanged. ``random_te
 rows (value: the paragraph); ``random_image`` draws image-KC rows (value: title + introduction).
 Scores are 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,11 @@ logger = logging.getLogger(__name__)
 
 
 def retrieve_random(
-    split_path: str | Path, kc_paths: Sequence[str | Path], out: str | Path, k: int = 10, seed: int = 0,
+    split_path: str | Path,
+    kc_paths: Sequence[str | Path],
+    out: str | Path,
+    k: int = 10,
+    seed: int = 0,
     view: str = "random_text",
 ) -> None:
     id_column, text_column = ("kc_id", "paragraph") if view == "random_text" else ("image_id", "value")
@@ -39,7 +44,9 @@ def retrieve_random(
     table = pa.table(
         {
             "sample_id": np.repeat(sample_ids, [len(p) for p in picks]).astype(np.int64),
-            "rank": np.concatenate([np.arange(1, len(p) + 1) for p in picks]).astype(np.int32) if picks else [],
+            "rank": np.concatenate([np.arange(1, len(p) + 1) for p in picks]).astype(np.int32)
+            if picks
+            else [],
             "kc_id": taken.column(id_column).cast(pa.int64()),
             "score": np.zeros(len(flat), dtype=np.float32),
             "text": taken.column(text_column),
@@ -47,10 +54,14 @@ def retrieve_random(
         schema=RETRIEVAL_SCHEMA,
     )
     write_parquet(table, out, metadata={"more_ie.view": view, "more_ie.k": str(k), "more_ie.seed": str(seed)})
-    logger.info("%s retrieval %s: %d samples x %d random rows (seed %d)", view, split_path, len(sample_ids), k, seed)
+    logger.info(
+        "%s retrieval %s: %d samples x %d random rows (seed %d)", view, split_path, len(sample_ids), k, seed
+    )
 
 
-def _take_rows(paths: Sequence[str | Path], sizes: np.ndarray, rows: np.ndarray, columns: list[str]) -> pa.Table:
+def _take_rows(
+    paths: Sequence[str | Path], sizes: np.ndarray, rows: np.ndarray, columns: list[str]
+) -> pa.Table:
     """Global row numbers over the concatenated files -> those rows, in the order given."""
     starts = np.concatenate([[0], np.cumsum(sizes)])
     shard_of = np.searchsorted(starts, rows, side="right") - 1

@@ -13,6 +13,7 @@ Temporaries are created with ``os.open(..., 0o666)`` / ``os.mkdir(..., 0o777)`` 
 ``mkstemp``/``mkdtemp`` (0600/0700): the kernel applies the umask, and the rename keeps the
 mode, so outputs are as readable as any file the user creates (colleagues on a shared cluster).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,12 @@ def sweep_temporaries(path: str | os.PathLike[str]) -> list[Path]:
         _remove(leftover)
     listed.difference_update(names)
     if stale:
-        logger.info("removed %d stale temporaries of %s left by an interrupted run: %s",
-                    len(stale), final, ", ".join(names))
+        logger.info(
+            "removed %d stale temporaries of %s left by an interrupted run: %s",
+            len(stale),
+            final,
+            ", ".join(names),
+        )
     return stale
 
 
@@ -93,7 +98,9 @@ def sweep_temporaries_in(folder: str | os.PathLike[str]) -> list[Path]:
         _remove(leftover)
     _LISTED.get(root.resolve(), set()).difference_update(p.name for p in stale)
     if stale:
-        logger.info("removed %d stale temporaries in %s: %s", len(stale), root, ", ".join(p.name for p in stale))
+        logger.info(
+            "removed %d stale temporaries in %s: %s", len(stale), root, ", ".join(p.name for p in stale)
+        )
     return stale
 
 

@@ -1,4 +1,5 @@
 """Small pieces the subpackages' command modules share: the command record, value parsers, CLIP flags."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ def optional_path(value: str) -> str | None:
 def add_clip_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of the commands that run CLIP (retrieval and gate features share one CLIP)."""
     parser.add_argument("--clip-arch", default="ViT-B-32")
-    parser.add_argument("--clip-pretrained", type=optional_path, default="openai",
-                        help="pretrained tag, checkpoint path, or 'none' (seeded random weights: demo only)")
+    parser.add_argument(
+        "--clip-pretrained",
+        type=optional_path,
+        default="openai",
+        help="pretrained tag, checkpoint path, or 'none' (seeded random weights: demo only)",
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="image decoding processes")

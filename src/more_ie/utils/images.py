@@ -4,6 +4,7 @@
 both open the file with PIL, ask for a reduced-scale JPEG decode (``draft``) and convert to RGB,
 which decodes every pixel (``Image.verify`` alone misses truncated image data).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,13 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 # What a broken, truncated, mislabelled or oversized file raises while being decoded.
-DECODE_ERRORS: tuple[type[BaseException], ...] = (OSError, UnidentifiedImageError, ValueError,
-                                                  Image.DecompressionBombError, SyntaxError)
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    UnidentifiedImageError,
+    ValueError,
+    Image.DecompressionBombError,
+    SyntaxError,
+)
 
 
 def open_rgb(path: str | Path, size: int | None = None) -> Image.Image:

@@ -3,6 +3,7 @@
 Library code only logs; the CLI decides where the lines go (stderr, and the rule's log file).
 tqdm bars are unreadable in Snakemake log files, so long loops log a line every N items instead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,9 @@ class ProgressLog:
     def _log(self) -> None:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         of_total = f"/{self.total}" if self.total is not None else ""
-        self.logger.info("%s: %d%s (%.1f/s, %.1fs)", self.what, self.count, of_total, self.count / elapsed, elapsed)
+        self.logger.info(
+            "%s: %d%s (%.1f/s, %.1fs)", self.what, self.count, of_total, self.count / elapsed, elapsed
+        )
 
     def close(self) -> None:
         self._log()

@@ -5,6 +5,7 @@ do not control: ``../../etc/passwd`` or ``/etc/passwd`` must never be opened. Ev
 joins such a name to ``images_dir`` goes through :func:`safe_child`, so the image check, image
 retrieval and the gate features agree on which names are usable.
 """
+
 from __future__ import annotations
 
 import logging

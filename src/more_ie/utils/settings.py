@@ -11,6 +11,7 @@ A stage's settings are one dataclass whose fields carry ``metadata={"help": ...}
 Only ``int``, ``float``, ``str``, ``bool`` and optional versions of them are supported: that is
 all a config block holds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,11 @@ def _parse_bool(text: str) -> bool:
 
 def _optional(kind: type):  # type: ignore[no-untyped-def]
     def parse(text: str):  # type: ignore[no-untyped-def]
-        return None if text.lower() in ("none", "null", "") else (_parse_bool(text) if kind is bool else kind(text))
+        return (
+            None
+            if text.lower() in ("none", "null", "")
+            else (_parse_bool(text) if kind is bool else kind(text))
+        )
 
     parse.__name__ = kind.__name__
     return parse
@@ -63,8 +68,12 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         converter = _optional(kind) if optional else (_parse_bool if kind is bool else kind)
         choices = field.metadata.get("choices")
         group.add_argument(
-            "--" + field.name.replace("_", "-"), dest=field.name, type=converter, default=field.default,
-            choices=choices, help=f"{field.metadata.get('help', '')} (default: {field.default})",
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=converter,
+            default=field.default,
+            choices=choices,
+            help=f"{field.metadata.get('help', '')} (default: {field.default})",
         )
 
 

@@ -1,6 +1,15 @@
 """Knowledge corpora from a MediaWiki dump or a bring-your-own document file."""
+
 from more_ie.wiki.docs import DocFields, DocsError, build_docs_shard
-from more_ie.wiki.dump import DumpError, DumpShard, RawPage, iter_pages, make_shard, plan_shards, read_stream_offsets
+from more_ie.wiki.dump import (
+    DumpError,
+    DumpShard,
+    RawPage,
+    iter_pages,
+    make_shard,
+    plan_shards,
+    read_stream_offsets,
+)
 from more_ie.wiki.kc import (
     ImageKcOptions,
     KcOptions,

@@ -2,6 +2,7 @@
 
 Heavy imports stay inside the ``run_*`` functions, so building the command line stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,14 @@ def run_corpus_shard(args: argparse.Namespace) -> None:
     if args.kind == "dump":
         from more_ie.wiki import ShardOptions, build_dump_shard
 
-        build_dump_shard(args.source, args.index, args.shard, args.shards, args.out,
-                         ShardOptions(max_page_chars=args.max_page_chars))
+        build_dump_shard(
+            args.source,
+            args.index,
+            args.shard,
+            args.shards,
+            args.out,
+            ShardOptions(max_page_chars=args.max_page_chars),
+        )
     else:
         from more_ie.wiki import DocFields, build_docs_shard
 
@@ -27,8 +34,12 @@ def run_corpus_shard(args: argparse.Namespace) -> None:
 
 def add_corpus_shard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=["dump", "docs"], default="dump")
-    parser.add_argument("--source", required=True, help="dump (.xml, .xml.bz2, multistream .bz2) or document file")
-    parser.add_argument("--index", type=optional_path, default=None, help="multistream index (.txt or .txt.bz2)")
+    parser.add_argument(
+        "--source", required=True, help="dump (.xml, .xml.bz2, multistream .bz2) or document file"
+    )
+    parser.add_argument(
+        "--index", type=optional_path, default=None, help="multistream index (.txt or .txt.bz2)"
+    )
     parser.add_argument("--shard", type=int, required=True, help="0-based shard number")
     parser.add_argument("--shards", type=int, required=True, help="number of shards")
     parser.add_argument("--out", required=True, help="output Parquet file")
@@ -52,7 +63,9 @@ def add_redirects_arguments(parser: argparse.ArgumentParser) -> None:
 def run_text_kc(args: argparse.Namespace) -> None:
     from more_ie.wiki import KcOptions, build_text_kc
 
-    options = KcOptions(include_disambiguation=args.include_disambiguation, min_sentence_chars=args.min_sentence_chars)
+    options = KcOptions(
+        include_disambiguation=args.include_disambiguation, min_sentence_chars=args.min_sentence_chars
+    )
     build_text_kc(args.shard_file, args.redirects, args.shard, args.out, options)
 
 
@@ -81,13 +94,35 @@ def add_image_kc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--include-disambiguation", action="store_true")
     parser.add_argument("--upload-base", default="https://upload.wikimedia.org/wikipedia/commons")
-    parser.add_argument("--thumb-width", type=optional_int, default=320, help="thumbnail width, or 'none' for originals")
+    parser.add_argument(
+        "--thumb-width", type=optional_int, default=320, help="thumbnail width, or 'none' for originals"
+    )
     parser.add_argument("shard_files", nargs="+")
 
 
 COMMANDS = [
-    Command("corpus-shard", "Parse one shard of a knowledge source into page rows.", add_corpus_shard_arguments, run_corpus_shard),
-    Command("redirects", "Collect the redirect map from all corpus shards.", add_redirects_arguments, run_redirects),
-    Command("text-kc", "Build one shard of the text KC (sentence -> paragraph).", add_text_kc_arguments, run_text_kc),
-    Command("image-kc", "Build the image KC (image -> title + introduction).", add_image_kc_arguments, run_image_kc),
+    Command(
+        "corpus-shard",
+        "Parse one shard of a knowledge source into page rows.",
+        add_corpus_shard_arguments,
+        run_corpus_shard,
+    ),
+    Command(
+        "redirects",
+        "Collect the redirect map from all corpus shards.",
+        add_redirects_arguments,
+        run_redirects,
+    ),
+    Command(
+        "text-kc",
+        "Build one shard of the text KC (sentence -> paragraph).",
+        add_text_kc_arguments,
+        run_text_kc,
+    ),
+    Command(
+        "image-kc",
+        "Build the image KC (image -> title + introduction).",
+        add_image_kc_arguments,
+        run_image_kc,
+    ),
 ]

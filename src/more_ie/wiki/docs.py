@@ -6,6 +6,7 @@ names are configurable. Paragraphs are the text's blank-line (or line) separated
 the introduction section, so a document's whole text is its "introduction" for the image KC.
 Sharding is by document order modulo the shard count.
 """
+
 from __future__ import annotations
 
 import json
@@ -110,7 +111,9 @@ def build_docs_shard(
     return stats
 
 
-def _document_rows(path: str | Path, shard: int, n_shards: int, fields: DocFields, stats: Counter) -> Iterator[PageRow]:
+def _document_rows(
+    path: str | Path, shard: int, n_shards: int, fields: DocFields, stats: Counter
+) -> Iterator[PageRow]:
     seen_titles: set[str] = set()
     for position, (where, doc) in enumerate(iter_documents(path)):
         if not isinstance(doc, dict):

@@ -7,6 +7,7 @@ lets a shard seek to its own streams and decompress only those, so N shards run 
 Export schemas 0.8 to 0.11 differ only in the namespace URI and a few optional elements; tags are
 matched on their local name.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -66,7 +67,9 @@ def read_stream_offsets(index_path: str | Path) -> list[int]:
                     continue
                 head, sep, _ = line.partition(":")
                 if not sep or not head.isdigit():
-                    raise DumpError(f"{index_path}:{line_no}: not an 'offset:page_id:title' line: {line[:80]!r}")
+                    raise DumpError(
+                        f"{index_path}:{line_no}: not an 'offset:page_id:title' line: {line[:80]!r}"
+                    )
                 offsets.add(int(head))
     except (OSError, EOFError) as err:
         raise DumpError(f"{index_path}: cannot read multistream index: {err}") from err
@@ -223,8 +226,11 @@ def make_shard(path: str | Path, index_path: str | Path | None, shard: int, n_sh
 
 def _xml_chunks(shard: DumpShard, handle: BinaryIO) -> Iterator[bytes]:
     if not shard.multistream:
-        yield from (_decompress_range(handle, ByteRange(0, None), shard.path) if is_bz2(shard.path)
-                    else _read_plain(handle))
+        yield from (
+            _decompress_range(handle, ByteRange(0, None), shard.path)
+            if is_bz2(shard.path)
+            else _read_plain(handle)
+        )
         return
     assert shard.header is not None and shard.ranges is not None
     header = b"".join(_decompress_range(handle, shard.header, shard.path))
@@ -270,7 +276,9 @@ def iter_pages(shard: DumpShard) -> Iterator[RawPage]:
         except ET.ParseError as err:
             line, column = err.position
             after = f" after page {last_title!r}" if last_title else ""
-            raise DumpError(f"{where}: malformed XML at line {line}, column {column} of the XML text{after}: {err}") from err
+            raise DumpError(
+                f"{where}: malformed XML at line {line}, column {column} of the XML text{after}: {err}"
+            ) from err
 
 
 def _page_from_element(elem: ET.Element, where: str) -> RawPage:
@@ -301,5 +309,22 @@ def _page_from_element(elem: ET.Element, where: str) -> RawPage:
 def _ns_from_title(title: str) -> int:
     # Only needed for very old exports without <ns>; anything with a known prefix is not an article.
     prefix = title.split(":", 1)[0].lower() if ":" in title else ""
-    return 0 if prefix not in {"file", "image", "template", "category", "wikipedia", "help", "portal",
-                               "user", "talk", "mediawiki", "module", "draft"} else -1
+    return (
+        0
+        if prefix
+        not in {
+            "file",
+            "image",
+            "template",
+            "category",
+            "wikipedia",
+            "help",
+            "portal",
+            "user",
+            "talk",
+            "mediawiki",
+            "module",
+            "draft",
+        }
+        else -1
+    )

@@ -8,6 +8,7 @@
 * **image KC** (one file): one row per (article, image); the value is the title plus the
   introduction (the text before the first heading).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 KC_ID_SHARD_BITS = 32
 MAX_REDIRECT_HOPS = 5
 
-REDIRECTS_SCHEMA = pa.schema([pa.field("title", pa.string(), nullable=False), pa.field("target", pa.string(), nullable=False)])
+REDIRECTS_SCHEMA = pa.schema(
+    [pa.field("title", pa.string(), nullable=False), pa.field("target", pa.string(), nullable=False)]
+)
 TEXT_KC_SCHEMA = pa.schema(
     [
         pa.field("kc_id", pa.int64(), nullable=False),
@@ -95,7 +98,9 @@ def build_redirects(shard_paths: Iterable[str | Path], out: str | Path) -> int:
             pairs[normalize_title(title)] = target
     resolved = collapse_redirects(pairs)
     titles = sorted(resolved)
-    write_parquet(pa.table({"title": titles, "target": [resolved[t] for t in titles]}, schema=REDIRECTS_SCHEMA), out)
+    write_parquet(
+        pa.table({"title": titles, "target": [resolved[t] for t in titles]}, schema=REDIRECTS_SCHEMA), out
+    )
     logger.info("redirect map: %d redirects (%d after dropping cycles)", len(pairs), len(resolved))
     return len(resolved)
 
@@ -198,7 +203,9 @@ def build_image_kc(
                 if not article["images"]:
                     continue
                 intro = "\n".join(p["text"] for p in article["paragraphs"] if p["section"] == "")
-                value = image_value(article["title"], resolve_anchors(intro, redirects), options.max_intro_chars)
+                value = image_value(
+                    article["title"], resolve_anchors(intro, redirects), options.max_intro_chars
+                )
                 stats["articles_with_images"] += 1
                 for image in article["images"]:
                     is_url = "://" in image["file"]
@@ -206,7 +213,8 @@ def build_image_kc(
                         {
                             "image_id": stats["images"],
                             "file": image["file"].rsplit("/", 1)[-1] if is_url else image["file"],
-                            "url": image["file"] if is_url
+                            "url": image["file"]
+                            if is_url
                             else upload_url(image["file"], options.thumb_width, options.upload_base),
                             "source": image["source"],
                             "page_id": article["page_id"],

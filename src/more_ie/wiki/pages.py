@@ -4,6 +4,7 @@ Both knowledge sources produce it: a MediaWiki dump (:mod:`more_ie.wiki.shards`)
 bring-your-own document file (:mod:`more_ie.wiki.docs`). Redirect pages are rows too, with an
 empty body and ``redirect`` set, so the redirect map can be collected from all shards at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ PAGES_SCHEMA = pa.schema(
             "paragraphs",
             pa.list_(pa.struct([pa.field("section", pa.string()), pa.field("text", pa.string())])),
         ),
-        pa.field("images", pa.list_(pa.struct([pa.field("file", pa.string()), pa.field("source", pa.string())]))),
+        pa.field(
+            "images", pa.list_(pa.struct([pa.field("file", pa.string()), pa.field("source", pa.string())]))
+        ),
     ]
 )
 STATS_KEY = "more_ie.stats"
@@ -36,7 +39,6 @@ class PageRow:
     is_disambiguation: bool = False
     paragraphs: list[tuple[str, str]] = field(default_factory=list)  # (section, text)
     images: list[tuple[str, str]] = field(default_factory=list)  # (file, source)
-
 
     def as_record(self) -> dict:
         return {

@@ -5,6 +5,7 @@ Sentences are split by blingfire (a compiled, model-based splitter: it keeps "Dr
 so the anchor markup cannot confuse it; a boundary that falls strictly inside an anchor's
 surface is discarded, so an anchor is never cut in two.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -80,7 +81,10 @@ def _native_starts(plain: str) -> list[int] | None:
     if bufs is None or bufs[0] < size:
         size = max(size, 1 << 16)
         bufs = _buffers.bufs = (
-            size, ctypes.create_string_buffer(size), (ctypes.c_int32 * size)(), (ctypes.c_int32 * size)()
+            size,
+            ctypes.create_string_buffer(size),
+            (ctypes.c_int32 * size)(),
+            (ctypes.c_int32 * size)(),
         )
     size, out, starts, ends = bufs
     out_len = _SPLIT_WITH_OFFSETS(data, len(data), out, starts, ends, size)
@@ -130,7 +134,7 @@ def split_sentences(paragraph: str) -> list[str]:
         plain_len = 0
         last = 0
         for m in ANCHOR_RE.finditer(paragraph):
-            pieces.append(paragraph[last:m.start()])
+            pieces.append(paragraph[last : m.start()])
             plain_len += m.start() - last
             surface = m.group(2)
             plain_starts.append(plain_len)

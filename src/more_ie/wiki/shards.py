@@ -4,13 +4,13 @@ Keeps namespace-0 pages. Articles go through :func:`more_ie.wiki.wikitext.parse_
 redirects keep only their normalized target. Pages that cannot be used are skipped and counted,
 never silently: the counts go to the log and into the Parquet metadata (``more_ie.stats``).
 """
+
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Iterator
 
 from more_ie.utils import ParquetBatchWriter, ProgressLog
@@ -28,7 +28,9 @@ class ShardOptions:
     log_every: int = 1000
 
 
-def parse_dump_shard(shard: DumpShard, stats: Counter, options: ShardOptions = ShardOptions()) -> Iterator[PageRow]:
+def parse_dump_shard(
+    shard: DumpShard, stats: Counter, options: ShardOptions = ShardOptions()
+) -> Iterator[PageRow]:
     """Yield the shard's page rows one at a time, counting what is kept and skipped in ``stats``."""
     progress = ProgressLog(logger, f"shard {shard.index}: pages", every=options.log_every)
     for page in iter_pages(shard):
@@ -52,7 +54,10 @@ def parse_dump_shard(shard: DumpShard, stats: Counter, options: ShardOptions = S
         if len(page.text) > options.max_page_chars:
             logger.warning(
                 "page %d %r has %d chars (> max_page_chars=%d): skipped",
-                page.page_id, page.title, len(page.text), options.max_page_chars,
+                page.page_id,
+                page.title,
+                len(page.text),
+                options.max_page_chars,
             )
             stats["skipped_too_large"] += 1
             continue

@@ -3,6 +3,7 @@
 Follows MediaWiki's `$wgCapitalLinks` (case `first-letter`): the first character is upper-cased,
 underscores and spaces are one and the same, and the `#fragment` is not part of the target.
 """
+
 from __future__ import annotations
 
 import hashlib

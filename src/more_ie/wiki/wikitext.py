@@ -23,6 +23,7 @@ item (``*``, ``#``, ``:``, ``;`` lines) is a paragraph of its own, because list 
 with punctuation and joining them would make run-on "sentences". Paragraphs with no word
 character (e.g. a lone "." left by a removed template) are dropped.
 """
+
 from __future__ import annotations
 
 import html

@@ -7,6 +7,7 @@ the C regex engine and Python only runs once per link.
 Anchor format: ``<e: Target_Title> surface </e>``; the target is :func:`normalize_title`'d, the
 surface is plain text with its whitespace collapsed, and never contains another anchor.
 """
+
 from __future__ import annotations
 
 import html

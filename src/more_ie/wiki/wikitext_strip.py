@@ -20,6 +20,7 @@ Images are recorded during step 2, while templates (and their ``| image = ...`` 
 galleries and file links are all still in the text, so that one left-to-right pass yields them in
 page order.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,30 @@ _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 
 # Extension tags whose content is never article text.
 _DROPPED_TAGS = (
-    "ref", "references", "math", "score", "timeline", "syntaxhighlight", "source", "graph", "chem",
-    "ce", "hiero", "mapframe", "maplink", "templatedata", "inputbox", "categorytree", "includeonly",
-    "section", "indicator", "charinsert", "templatestyles", "phonos", "talkpage", "imagemap",
+    "ref",
+    "references",
+    "math",
+    "score",
+    "timeline",
+    "syntaxhighlight",
+    "source",
+    "graph",
+    "chem",
+    "ce",
+    "hiero",
+    "mapframe",
+    "maplink",
+    "templatedata",
+    "inputbox",
+    "categorytree",
+    "includeonly",
+    "section",
+    "indicator",
+    "charinsert",
+    "templatestyles",
+    "phonos",
+    "talkpage",
+    "imagemap",
     "gallery",
 )
 # Extension tags whose content is literal text (no markup inside).
@@ -152,8 +174,8 @@ def _strip_elements(text: str, images: list[tuple[str, str]]) -> str:
             i = bisect_left(starts, m.end()) if starts else 0
             if not starts or i == len(starts):
                 continue  # never closed: literal text, like MediaWiki
-            inner, end = text[m.end():starts[i]], closes[name][i][1]
-        before = text[last:m.start()]
+            inner, end = text[m.end() : starts[i]], closes[name][i][1]
+        before = text[last : m.start()]
         _images_in(before, images)
         pieces.append(before)
         if name == "gallery":
@@ -214,8 +236,8 @@ def _strip_inside_unclosed(text: str, spans: list[tuple[int, int]], unclosed: li
     pieces = [splice(text[:first], [s for s in spans if s[1] <= first])]
     for i, (start, left) in enumerate(unclosed):
         stop = unclosed[i + 1][0] if i + 1 < len(unclosed) else len(text)
-        pieces.append(text[start:start + left])
-        pieces.append(strip_templates(text[start + left:stop]))
+        pieces.append(text[start : start + left])
+        pieces.append(strip_templates(text[start + left : stop]))
     return "".join(pieces)
 
 
