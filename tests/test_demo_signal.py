@@ -71,6 +71,7 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
     dataset, work = "demo_mnre", tmp_path / "broken"
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     config["experts"]["seeds"], config["moe"]["variants"] = [1], ["text+image"]  # one seed: no Text+Text
+    config["datasets"] = {dataset: config["datasets"][dataset]}  # only the set under test
     (work / "results" / dataset / "retrieval").mkdir(parents=True)
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     shutil.copytree(tiny_run / "results" / dataset / "data", work / "results" / dataset / "data")
@@ -86,6 +87,7 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
         sys.executable,
         "-m",
         "snakemake",
+        *targets,  # before the options: --allowed-rules and --configfile take several values
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
@@ -96,7 +98,6 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
         "2",
         "--allowed-rules",
         "train_expert",
-        *targets,
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
