@@ -61,7 +61,10 @@ def _slurm_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
         str(REPO / "profiles" / "slurm-test"),
         *args,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Output goes to a file, not a pipe: the fixture polls SLURM while the run goes on and reads the
+    # output only at the end, and a pipe that nobody reads blocks Snakemake once it holds 64 KiB.
+    with open(workdir / "snakemake.out", "w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 @dataclass
@@ -122,7 +125,8 @@ def slurm_run(cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
                     cancelled = job
                     break
         time.sleep(2)
-    output = process.communicate(timeout=60)[0]
+    process.wait(timeout=60)
+    output = (workdir / "snakemake.out").read_text()
     jobs.poll()
     assert process.returncode == 0, output[-5000:]
     assert cancelled is not None, "no training job was seen running"
@@ -163,5 +167,6 @@ def test_a_cancelled_job_is_retried_and_leaves_no_partial_output(slurm_run) -> N
     assert leftovers == []
     # a rerun picks up from there: nothing left to do
     again = _slurm_snakemake(workdir, TARGET, "--dry-run")
-    text = again.communicate(timeout=300)[0]
+    again.wait(timeout=300)
+    text = (workdir / "snakemake.out").read_text()
     assert again.returncode == 0 and "Nothing to be done" in text, text[-2000:]
