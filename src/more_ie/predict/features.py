@@ -4,7 +4,7 @@ The spec (``more_ie.moe.features.FeatureSpec``, saved with each gate) names the 
 (``clip:ARCH/PRETRAINED`` or ``encoder:NAME``), whether the CLIP image feature and the
 ``has_image`` flag follow, and the total size. A gate saved without a spec takes the original
 ``[CLIP text; CLIP image; has_image]``. The text encoder is loaded once and kept (the feature
-stage's ``encode_texts_with_encoder`` loads it per call, which one-post-at-a-time use cannot afford).
+stage's ``PooledTextEncoder``, held here so that one-post-at-a-time use does not reload it).
 """
 
 from __future__ import annotations
@@ -13,41 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
+from more_ie.moe.features import PooledTextEncoder
 from more_ie.predict.layout import RunError
 from more_ie.search.bm25 import clean_query
-
-
-class _PooledEncoder:
-    """Mean-pooled, L2-normalised last hidden states: the same feature as the MoE stage's."""
-
-    def __init__(self, name: str, max_length: int = 128):
-        from transformers import AutoModel, AutoTokenizer
-
-        from more_ie.experts.encoder import resolve_encoder
-
-        path = resolve_encoder(name)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path, use_safetensors=None).eval()
-        self.max_length = max_length
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        import torch
-
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    list(texts[start : start + batch_size]),
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-        return np.concatenate(out)
 
 
 class GateFeaturizer:
@@ -57,7 +25,7 @@ class GateFeaturizer:
         self.where = where
         self.dim = feature_dim
         text = str(self.spec["text"])
-        self.encoder = _PooledEncoder(text.split(":", 1)[1]) if text.startswith("encoder:") else None
+        self.encoder = PooledTextEncoder(text.split(":", 1)[1]) if text.startswith("encoder:") else None
         if self.encoder is None and clip is None:
             raise RunError(f"{where}: the gate's text feature is CLIP but the run has no CLIP settings")
         clip_name = (
