@@ -119,6 +119,16 @@ def test_missing_local_path_names_the_key(tmp_path: Path) -> None:
     assert check_local_path("k", "results/made/by/a/stage.parquet", base_dir=tmp_path)
 
 
+def test_a_path_under_another_results_dir_is_produced_by_a_stage(tmp_path: Path) -> None:
+    """With `results_dir` moved (e.g. to scratch), stage outputs are under it, not under results/."""
+    scratch = "/scratch/run1"
+    assert check_local_path("k", f"{scratch}/demo/world/mner/train.txt", tmp_path, results_dir=scratch)
+    with pytest.raises(ConfigError, match="k: file not found: results/x.parquet"):
+        check_local_path("k", "results/x.parquet", tmp_path, results_dir=scratch)
+    with pytest.raises(ConfigError, match="file not found: /scratch/run10/x"):  # a prefix is not a parent
+        check_local_path("k", "/scratch/run10/x", tmp_path, results_dir=scratch)
+
+
 def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("knowledge: [unclosed\n")

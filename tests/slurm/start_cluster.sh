@@ -33,6 +33,7 @@ MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
 # The executor plugin's job steps drop SLURM_CONF, so the config must be at the default path.
 cat > /etc/slurm/slurm.conf <<CONF
+# written by more_ie tests/slurm/start_cluster.sh; removed by stop_cluster.sh
 ClusterName=moreie
 SlurmctldHost=${HOST}
 SlurmUser=root

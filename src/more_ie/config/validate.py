@@ -3,7 +3,7 @@
 Defaults from the schema are filled in (also inside named blocks such as ``knowledge.<name>``), and
 every error names the offending key as a dotted path. Local input paths are checked by
 :func:`check_local_path` when a run needs them: a path must exist unless a pipeline stage
-produces it (it lies under ``results/``).
+produces it (it lies under the run's ``results_dir``, ``results`` by default).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from jsonschema import validators
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-PRODUCED_PREFIX = "results/"
 
 
 class ConfigError(ValueError):
@@ -96,13 +95,21 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: retrieval.{view}.kc: {chosen!r} is not one of knowledge: {kc_names}")
 
 
-def check_local_path(key: str, path: str, base_dir: str | Path = ".", where: str = "config") -> str:
-    """Return ``path`` if it exists or a stage produces it (under ``results/``); else name the key.
+def _produced(path: str, results_dir: str) -> bool:
+    """A stage writes this path: it lies under the results folder (compared as normalized paths)."""
+    root = Path(results_dir.rstrip("/") or ".")
+    return Path(path) == root or root in Path(path).parents
+
+
+def check_local_path(
+    key: str, path: str, base_dir: str | Path = ".", where: str = "config", results_dir: str = "results"
+) -> str:
+    """Return ``path`` if it exists or a stage produces it (under ``results_dir``); else name the key.
 
     Called lazily, for the inputs a run needs: the paper's config names datasets that must be
     placed by hand (SNAP, WikiDiverse), and a run for MNRE must not fail because they are absent.
     """
-    if not path.startswith(PRODUCED_PREFIX) and not (Path(base_dir) / path).exists():
+    if not _produced(path, results_dir) and not (Path(base_dir) / path).exists():
         raise ConfigError(f"{where}: {key}: file not found: {path}")
     return path
 
@@ -112,7 +119,7 @@ def missing_local_paths(config: dict[str, Any], base_dir: str | Path = ".") -> l
     return [
         f"{key}: {path}"
         for key, path in _local_paths(config)
-        if not path.startswith(PRODUCED_PREFIX) and not (Path(base_dir) / path).exists()
+        if not _produced(path, config.get("results_dir", "results")) and not (Path(base_dir) / path).exists()
     ]
 
 
