@@ -19,7 +19,7 @@ from more_ie.datasets.readers import NER_SCHEMA
 from more_ie.experts.metrics import ner_scores
 from more_ie.moe import Gate, MoeConfig, average, load_gate, mix, run_moe, variant_pairs
 from more_ie.moe.scoring import sentence_counts
-from more_ie.moe.train import holdout_split
+from more_ie.moe.train import SplitData, holdout_split, train_gate
 from more_ie.utils import write_json, write_parquet
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -62,6 +62,29 @@ def test_holdout_split_is_seeded_and_disjoint() -> None:
     assert len(hold) == 20 and len(fit) == 80 and not set(fit.tolist()) & set(hold.tolist())
     assert hold.tolist() == holdout_split(100, 0.2, seed=3)[1].tolist()
     assert hold.tolist() != holdout_split(100, 0.2, seed=4)[1].tolist()
+
+
+def test_a_gate_that_only_overfits_stays_average_pooling() -> None:
+    """Expert a is right on the rows the gate is fit on, b on the held-out rows, and every row has
+    the same features: each epoch moves the gate toward a and away from the held-out truth, so the
+    selection keeps epoch 0, the zero gate (average pooling), not the least-bad trained epoch."""
+    n, relations = 50, ["None", "r1", "r2"]
+    fit, hold = holdout_split(n, 0.2, seed=1)
+    gold = ["r1"] * n
+    for i in hold.tolist():
+        gold[i] = "r2"
+    onehot = {"r1": np.array([0.05, 0.9, 0.05]), "r2": np.array([0.05, 0.05, 0.9])}
+    dev = SplitData(
+        sample_ids=list(range(n)),
+        gold=gold,
+        features=np.ones((n, 4), dtype=np.float32),
+        dists={"a": [onehot["r1"]] * n, "b": [onehot["r2"]] * n},
+        preds={"a": ["r1"] * n, "b": ["r2"] * n},
+    )
+    gate, info, held = train_gate("re", dev, "a", "b", relations, MoeConfig(epochs=20, lr=0.1), seed=1)
+    assert held.tolist() == hold.tolist() and info["best_epoch"] == 0
+    weights = gate(torch.ones(1, 4))
+    assert torch.allclose(weights, torch.full_like(weights, 0.5))
 
 
 def test_sentence_counts_sum_to_the_corpus_counts() -> None:

@@ -132,7 +132,10 @@ def train_gate(
         mixed = mix(gate(features[idx]), p_a[idx], p_b[idx])
         return mixture_nll(mixed, gold[idx], token_mask[idx] if token_mask is not None else None)
 
-    best_loss, best_state, best_epoch = float("inf"), copy.deepcopy(gate.state_dict()), 0
+    # Epoch 0 (the zero-initialised gate: average pooling) is a candidate too: a gate that never
+    # beats it on held-out dev stays average pooling instead of taking its least-bad epoch.
+    with torch.no_grad():
+        best_loss, best_state, best_epoch = nll(hold).item(), copy.deepcopy(gate.state_dict()), 0
     for epoch in range(1, cfg.epochs + 1):
         gate.train()
         shuffled = fit[torch.randperm(len(fit), generator=torch.Generator().manual_seed(seed + epoch))]
