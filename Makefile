@@ -18,18 +18,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
+# profiles/small-cpu: every job one thread, so that two run side by side on 2 cores.
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) --set-threads train_expert=1 --configfile config.demo.yaml
+	$(BIN)/snakemake --cores $(CORES) --profile profiles/small-cpu --configfile config.demo.yaml
 
 # Real data (issue 10): Twitter-2017 + MNRE v2 with real Wikipedia text, about 75 min on 2 cores.
-# Experts run one thread each, two side by side: a small encoder uses 2 cores better that way.
 MORE_IE_SHARED_DATA ?= $(abspath ../shared/data)
 export MORE_IE_SHARED_DATA
 real: setup
 	@test -f "$(MORE_IE_SHARED_DATA)/twitter2017/train.txt" -a -f "$(MORE_IE_SHARED_DATA)/wiki_vital/summaries_en-us.json" || { \
 	  echo "make real: the real data is not at MORE_IE_SHARED_DATA=$(MORE_IE_SHARED_DATA)"; \
 	  echo "  (expected twitter2017/, mnre/, wiki/, wiki_vital/ as in shared/data; set MORE_IE_SHARED_DATA)"; exit 2; }
-	$(BIN)/snakemake --cores $(CORES) --set-threads train_expert=1 --configfile config.real.yaml
+	$(BIN)/snakemake --cores $(CORES) --profile profiles/small-cpu --configfile config.real.yaml
 
 test: setup chromium lint
 	$(BIN)/python -m pytest -q

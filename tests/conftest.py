@@ -47,6 +47,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(workdir / "config.yaml"),
         "--cores",
         "2",
+        "--profile",  # one thread a job, as `make demo` runs
+        str(REPO / "profiles" / "small-cpu"),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

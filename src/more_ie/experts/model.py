@@ -91,7 +91,13 @@ class Expert(nn.Module):
         return [p for p in self.head.parameters() if id(p) not in crf]
 
     def encoder_parameters(self) -> list[nn.Parameter]:
-        return list(self.encoder.parameters())
+        """The encoder's trainable parameters (all, unless the word embeddings were frozen)."""
+        return [p for p in self.encoder.parameters() if p.requires_grad]
+
+    def freeze_word_embeddings(self) -> None:
+        """No gradient for the word-embedding matrix: on a CPU its dense gradient and update cost a
+        quarter of a small encoder's step (MiniLM: 11.7M of its 22.7M parameters)."""
+        self.encoder.get_input_embeddings().weight.requires_grad_(False)
 
     def scores(self, batch: Batch) -> torch.Tensor:
         """NER: emissions [B, T, L] at each word's first subtoken; RE: logits [B, C]."""

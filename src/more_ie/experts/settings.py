@@ -53,6 +53,11 @@ class TrainConfig:
         "Anchors in retrieved values: tagged (<e: Title> surface </e>, the paper) or surface.",
         choices=["tagged", "surface"],
     )
+    freeze_word_embeddings: bool = _setting(
+        False,
+        "Keep the encoder's word-embedding matrix fixed (added marker tokens included): a CPU speed "
+        "option (MiniLM: a quarter of a step); off in the paper.",
+    )
     max_train_samples: Optional[int] = _setting(
         None, "Train on a seeded subsample of this many training samples (null = all); dev/test stay whole."
     )

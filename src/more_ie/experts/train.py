@@ -108,6 +108,9 @@ class ExpertTrainer:
             use_crf=cfg.use_crf,
         )
         model = Expert(expert_config, encoder).to(self.device)
+        if cfg.freeze_word_embeddings:
+            model.freeze_word_embeddings()
+            logger.info("word embeddings frozen (freeze_word_embeddings)")
         history, best = self._train(model, data)
         model.load_state_dict(best)
         metrics = {
@@ -137,7 +140,9 @@ class ExpertTrainer:
     # -- training --------------------------------------------------------------------------------
     def _train(self, model: Expert, data: dict[str, list[Example]]) -> tuple[list[dict], dict]:
         cfg = self.config
-        optimizer = torch.optim.AdamW(parameter_groups(model, cfg))
+        # The fused kernel (CPU and CUDA): the same update in one pass over the parameters, 8x faster
+        # than the per-tensor loop on a 2-core CPU, where that loop took a third of a MiniLM step.
+        optimizer = torch.optim.AdamW(parameter_groups(model, cfg), fused=True)
         # Stepped once per epoch, as the authors' LinearLR(total_iters=max_epochs).
         scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.0, total_iters=cfg.epochs)
         train = data["train"]

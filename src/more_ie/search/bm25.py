@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from more_ie.search.jvm import ensure_jvm, import_pyserini_index, import_pyserini_search
+from more_ie.search.jvm import ensure_jvm, import_pyserini_index
 from more_ie.utils import ProgressLog, atomic_dir, write_parquet
 from more_ie.wiki.kc import KC_ID_SHARD_BITS
 from more_ie.wiki.sentences import strip_anchors
@@ -176,11 +176,27 @@ class Bm25Settings:
 
 
 class Bm25Searcher:
+    """Anserini's ``SimpleSearcher`` driven directly through pyjnius.
+
+    pyserini's ``LuceneSearcher`` is a thin wrapper of the same Java calls, but importing
+    ``pyserini.search.lucene`` also imports its dense and impact encoders (torch, transformers,
+    openai): 6 s of a 7-s retrieval job on the demo, paid by every job and by ``predict``.
+    """
+
     def __init__(self, index_dir: str | Path, settings: Bm25Settings = Bm25Settings()):
-        lucene = import_pyserini_search()
+        ensure_jvm()
+        from jnius import autoclass
+
         self.settings = settings
-        self.searcher = lucene.LuceneSearcher(str(index_dir))
-        self.searcher.set_bm25(settings.k1, settings.b)
+        self._array_list = autoclass("java.util.ArrayList")
+        self.searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index_dir))
+        self.searcher.set_bm25(float(settings.k1), float(settings.b))
+
+    def _java_list(self, items: Sequence[str]):  # type: ignore[no-untyped-def]
+        out = self._array_list()
+        for item in items:
+            out.add(item)
+        return out
 
     def search(self, queries: Sequence[str]) -> list[list[tuple[int, float]]]:
         """Top-k ``(kc_id, score)`` for each query, searched in batches on several threads."""
@@ -189,8 +205,10 @@ class Bm25Searcher:
         for start in range(0, len(queries), s.batch):
             chunk = queries[start : start + s.batch]
             qids = [str(start + i) for i in range(len(chunk))]
-            hits = self.searcher.batch_search(list(chunk), qids, k=s.k, threads=s.threads)
-            results += [[(int(h.docid), float(h.score)) for h in hits.get(q, [])] for q in qids]
+            hits = self.searcher.batch_search(self._java_list(chunk), self._java_list(qids), s.k, s.threads)
+            for qid in qids:
+                row = hits.get(qid)
+                results.append([(int(h.docid), float(h.score)) for h in row] if row is not None else [])
         return results
 
 
