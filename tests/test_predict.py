@@ -57,6 +57,7 @@ def _manifest(dataset: str, task: str, images_dir: str) -> dict:
             "ids": f"index/{KB}/clip/faiss_ids.parquet",
             "image_kc": f"knowledge/{KB}/image_kc.parquet",
             "k": 2,
+            "faiss_search": "",
             "clip_arch": "tiny-demo",
             "clip_pretrained": None,
         },
@@ -445,7 +446,7 @@ def test_the_workflow_writes_the_manifest_the_loader_reads(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     layout = RunLayout.open(tmp_path / "results", "demo_mner")
     assert _keys(layout.manifest) == _keys(_manifest("demo_mner", "ner", "x"))  # the fixture runs mirror it
-    assert layout.task == "ner" and layout.manifest["text"]["k"] == 3
+    assert layout.task == "ner" and layout.manifest["text"]["k"] == 1  # tests/config.tiny.yaml
     assert layout.images_dir() == tmp_path / "results" / "demo" / "world" / "mner_images"
     assert (
         layout.path(layout.manifest["text"]["index"]) == tmp_path / "results" / "index" / "demowiki" / "bm25"

@@ -221,3 +221,23 @@ def test_random_caches_are_seeded_and_shaped_like_real_ones(tmp_path: Path) -> N
         tmp_path / "split.parquet", [tmp_path / "00000.parquet"], tmp_path / "c.parquet", k=5, seed=4
     )
     assert not pq.read_table(tmp_path / "c.parquet").equals(a)
+
+
+def test_faiss_search_parameters_reach_the_index() -> None:
+    """retrieval.image.faiss_search sets nprobe (IVF) / efSearch (HNSW); a wrong one names the key."""
+    import faiss
+
+    from more_ie.search.image_index import set_search_parameters
+
+    vectors = np.random.default_rng(0).standard_normal((400, 16)).astype("float32")
+    ivf = faiss.index_factory(16, "IVF8,Flat", faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    set_search_parameters(ivf, "nprobe=5")
+    assert faiss.extract_index_ivf(ivf).nprobe == 5
+    hnsw = faiss.index_factory(16, "HNSW8", faiss.METRIC_INNER_PRODUCT)
+    set_search_parameters(hnsw, "efSearch=77")
+    assert hnsw.hnsw.efSearch == 77
+    flat = faiss.index_factory(16, "Flat", faiss.METRIC_INNER_PRODUCT)
+    set_search_parameters(flat, "")  # nothing to set: exact search
+    with pytest.raises(ValueError, match=r"retrieval\.image\.faiss_search: 'nprobe=4'"):
+        set_search_parameters(flat, "nprobe=4")

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from more_ie.demo.settings import DemoScale
 from more_ie.experts.settings import TrainConfig
 from more_ie.moe.settings import MoeConfig
 from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args, settings_from_json
@@ -17,7 +18,8 @@ SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").r
 
 
 @pytest.mark.parametrize(
-    "block, cls, selection", [("experts", TrainConfig, {"seed"}), ("moe", MoeConfig, set())]
+    "block, cls, selection",
+    [("experts", TrainConfig, {"seed"}), ("moe", MoeConfig, set()), ("demo", DemoScale, set())],
 )
 def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selection: set[str]) -> None:
     properties = SCHEMA["properties"][block]["properties"]
@@ -26,6 +28,7 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
         if name in selection:
             continue
         assert name in properties, f"{block}.{name} is a {cls.__name__} setting but not in the schema"
+        default = list(default) if isinstance(default, tuple) else default  # YAML has lists
         assert (
             properties[name]["default"] == default
         ), f"{block}.{name}: schema {properties[name]['default']!r} != {default!r}"
@@ -36,12 +39,25 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
     selection_keys = {
         "experts": {"seeds", "views"},
         "moe": {"variants", "gate_text_encoder", "gate_image_features"},
+        "demo": {"out_dir", "seed"},
     }
     extra = set(properties) - set(fields) - selection_keys[block]
     assert not extra, f"schema keys without a {cls.__name__} field: {sorted(extra)}"
     if block == "experts":
         overridable = set(SCHEMA["definitions"]["dataset"]["properties"]["experts"]["propertyNames"]["enum"])
         assert overridable == set(fields) - selection
+
+
+def test_tuple_settings_take_a_fixed_number_of_values() -> None:
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, DemoScale)
+    scale = settings_from_args(DemoScale, parser.parse_args(["--ner-sizes", "10", "5", "5"]))
+    assert scale.ner_sizes == (10, 5, 5) and scale == dataclasses.replace(DemoScale(), ner_sizes=(10, 5, 5))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--ner-sizes", "10", "5"])
+    assert settings_from_json(DemoScale, '{"re_sizes": [1, 2, 3]}', "x").re_sizes == (1, 2, 3)
+    with pytest.raises(ValueError, match=r"re_sizes must be a list of 3 int"):
+        settings_from_json(DemoScale, '{"re_sizes": [1, 2]}', "x")
 
 
 def test_flags_and_json_round_trip() -> None:

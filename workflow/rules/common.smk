@@ -50,6 +50,17 @@ shell.prefix(
     + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 RESULTS = config["results_dir"].rstrip("/")
+# Datasets, knowledge corpora, indexes and retrieval run before the experts (which wait on them): on 2 cores,
+# a retrieval job left until the experts finish serialised the end of the demo (measured).
+RETRIEVAL_PRIORITY = 10
+
+
+def split_data(split="{split}", dataset="{dataset}"):
+    """A normalized split's Parquet (the prepare_dataset rule's output, most rules' input): by
+    default a pattern with the {dataset} and {split} wildcards; name either to fix it."""
+    return f"{RESULTS}/{dataset}/data/{split}.parquet"
+
+
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 DEMO = config["demo"]["out_dir"].rstrip("/")
@@ -107,7 +118,7 @@ def download_path(kind, name, url):
 def local_input(key, path):
     """A configured local input; a missing one fails DAG building with the config key named."""
     try:
-        return check_local_path(key, path, where=_config_names)
+        return check_local_path(key, path, where=_config_names, results_dir=RESULTS)
     except ConfigError as err:
         raise WorkflowError(str(err)) from None
 
@@ -142,7 +153,7 @@ BUILT_VIEWS = ("text", "image", "random_text", "random_image")
 def dataset_outputs(dataset):
     views = [v for v in config["experts"]["views"] if v in BUILT_VIEWS]
     return (
-        expand(f"{RESULTS}/{dataset}/data/{{split}}.parquet", split=["train", "dev", "test"])
+        [split_data(split, dataset) for split in ("train", "dev", "test")]
         + [f"{RESULTS}/{dataset}/data/missing_images.tsv"]
         + expand(
             f"{RESULTS}/{dataset}/retrieval/{{split}}.{{view}}.parquet",
@@ -361,6 +372,7 @@ def predict_manifest(dataset):
             "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
             "image_kc": f"knowledge/{image_kc}/image_kc.parquet",
             "k": image["k"],
+            "faiss_search": image["faiss_search"],
             "clip_arch": image["clip_arch"],
             "clip_pretrained": image["clip_pretrained"],
         },
@@ -375,7 +387,7 @@ def case_study_inputs(w):
         "manifest": f"{RESULTS}/{w.dataset}/predict/run.json",
         "result": f"{RESULTS}/{w.dataset}/moe_f1.json",
         "gates": f"{RESULTS}/{w.dataset}/moe/gates",
-        "test": f"{RESULTS}/{w.dataset}/data/test.parquet",
+        "test": split_data("test", w.dataset),
         "experts": [f"{d}/model" for d in dataset_experts(w.dataset).values()],
         "retrieval": case_study_retrieval(manifest),
     }

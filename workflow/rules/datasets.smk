@@ -5,11 +5,12 @@ rule prepare_dataset:
     input:
         lambda w: dataset_source_file(w.dataset, w.split),
     output:
-        f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        split_data(),
     log:
         f"{LOGS}/{{dataset}}/data/{{split}}.log",
     wildcard_constraints:
         split="train|dev|test",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -28,11 +29,12 @@ rule prepare_dataset:
 
 rule check_images:
     input:
-        expand(f"{RESULTS}/{{{{dataset}}}}/data/{{split}}.parquet", split=SPLITS),
+        [split_data(split) for split in SPLITS],
     output:
         f"{RESULTS}/{{dataset}}/data/missing_images.tsv",
     log:
         f"{LOGS}/{{dataset}}/data/check_images.log",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1

@@ -3,9 +3,9 @@
 
 rule train_expert:
     input:
-        train=f"{RESULTS}/{{dataset}}/data/train.parquet",
-        dev=f"{RESULTS}/{{dataset}}/data/dev.parquet",
-        test=f"{RESULTS}/{{dataset}}/data/test.parquet",
+        train=split_data("train"),
+        dev=split_data("dev"),
+        test=split_data("test"),
         train_retrieval=lambda w: expert_retrieval(w, "train"),
         dev_retrieval=lambda w: expert_retrieval(w, "dev"),
         test_retrieval=lambda w: expert_retrieval(w, "test"),

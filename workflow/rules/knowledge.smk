@@ -11,6 +11,7 @@ rule corpus_shard:
         f"{LOGS}/knowledge/{{kc}}/shards/{{shard}}.log",
     benchmark:
         f"{BENCH}/knowledge/{{kc}}/shards/{{shard}}.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -44,6 +45,7 @@ rule redirects:
         f"{RESULTS}/knowledge/{{kc}}/redirects.parquet",
     log:
         f"{LOGS}/knowledge/{{kc}}/redirects.log",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -64,6 +66,7 @@ rule text_kc:
         f"{LOGS}/knowledge/{{kc}}/text_kc/{{shard}}.log",
     benchmark:
         f"{BENCH}/knowledge/{{kc}}/text_kc/{{shard}}.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -89,6 +92,7 @@ rule image_kc:
         f"{RESULTS}/knowledge/{{kc}}/image_kc.parquet",
     log:
         f"{LOGS}/knowledge/{{kc}}/image_kc.log",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1

@@ -3,7 +3,7 @@
 
 rule gate_features:
     input:
-        f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        split_data(),
     output:
         f"{RESULTS}/{{dataset}}/moe/features/{{split}}.parquet",
     log:
@@ -38,8 +38,8 @@ rule moe:
             for d in dataset_experts(w.dataset).values()
             for f in ("metrics.json", "dev.marginals.parquet", "test.marginals.parquet")
         ],
-        dev=f"{RESULTS}/{{dataset}}/data/dev.parquet",
-        test=f"{RESULTS}/{{dataset}}/data/test.parquet",
+        dev=split_data("dev"),
+        test=split_data("test"),
         dev_features=f"{RESULTS}/{{dataset}}/moe/features/dev.parquet",
         test_features=f"{RESULTS}/{{dataset}}/moe/features/test.parquet",
     output:

@@ -11,6 +11,7 @@ rule bm25_shard_index:
         f"{LOGS}/index/{{kc}}/bm25_shards/{{shard}}.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/bm25_shards/{{shard}}.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -30,6 +31,7 @@ rule bm25_index:
         f"{LOGS}/index/{{kc}}/bm25_merge.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/bm25_merge.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -42,7 +44,7 @@ rule bm25_index:
 
 rule retrieve_text:
     input:
-        split=f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        split=split_data(),
         index=lambda w: f"{RESULTS}/index/{retrieval_kc('text')}/bm25",
         kc=lambda w: text_kc_shards(retrieval_kc("text")),
     output:
@@ -51,6 +53,7 @@ rule retrieve_text:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.text.log",
     benchmark:
         f"{BENCH}/{{dataset}}/retrieval/{{split}}.text.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -69,7 +72,7 @@ rule retrieve_text:
 
 rule retrieve_random:
     input:
-        split=f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        split=split_data(),
         kc=lambda w: random_view_kc(w.view),
     output:
         f"{RESULTS}/{{dataset}}/retrieval/{{split}}.{{view}}.parquet",
@@ -77,6 +80,7 @@ rule retrieve_random:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.{{view}}.log",
     wildcard_constraints:
         view="random_text|random_image",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -108,6 +112,7 @@ rule download_kc_images:
         f"{LOGS}/knowledge/{{kc}}/download_images/{{shard}}.log",
     benchmark:
         f"{BENCH}/knowledge/{{kc}}/download_images/{{shard}}.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -137,6 +142,7 @@ rule merge_kc_images_manifests:
         kc=f"{RESULTS}/knowledge/{{kc}}/image_kc.local.parquet",
     log:
         f"{LOGS}/knowledge/{{kc}}/download_images.log",
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 1
@@ -158,6 +164,7 @@ rule clip_encode_kc:
         f"{LOGS}/index/{{kc}}/clip/{{shard}}.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/clip/{{shard}}.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -186,6 +193,7 @@ rule image_index:
         f"{LOGS}/index/{{kc}}/clip/faiss.log",
     benchmark:
         f"{BENCH}/index/{{kc}}/clip/faiss.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -201,7 +209,7 @@ rule image_index:
 
 rule retrieve_image:
     input:
-        split=f"{RESULTS}/{{dataset}}/data/{{split}}.parquet",
+        split=split_data(),
         index=lambda w: f"{RESULTS}/index/{retrieval_kc('image')}/clip/faiss.index",
         ids=lambda w: f"{RESULTS}/index/{retrieval_kc('image')}/clip/faiss_ids.parquet",
         kc=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('image')}/image_kc.parquet",
@@ -211,6 +219,7 @@ rule retrieve_image:
         f"{LOGS}/{{dataset}}/retrieval/{{split}}.image.log",
     benchmark:
         f"{BENCH}/{{dataset}}/retrieval/{{split}}.image.tsv"
+    priority: RETRIEVAL_PRIORITY
     conda:
         ENV
     threads: 2
@@ -221,9 +230,12 @@ rule retrieve_image:
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
         k=IMAGE["k"],
+        # may be empty: passed as --faiss-search=VALUE (Snakemake's :q renders "" as nothing)
+        faiss_search=IMAGE["faiss_search"],
         clip=clip_args(),
         batch_size=IMAGE["batch_size"],
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
         " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k:q} {params.clip}"
-        " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"
+        " --faiss-search={params.faiss_search:q} --batch-size {params.batch_size:q} --workers {threads}"
+        " --out {output:q} --log {log:q}"

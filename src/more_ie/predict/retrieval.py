@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from more_ie.predict.layout import RunError, RunLayout
 from more_ie.search.bm25 import Bm25Settings, clean_query
+from more_ie.search.image_index import set_search_parameters
 from more_ie.wiki.kc import KC_ID_SHARD_BITS
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class ImageRetriever:
                 raise RunError(f"{path}: the run's image index or image KC is missing")
         self.k = int(spec["k"])
         self.index = faiss.read_index(str(index_path))
+        set_search_parameters(self.index, spec.get("faiss_search", ""))
         self.row_to_image = pq.read_table(ids_path).column("image_id").to_numpy()
         kc = pq.read_table(kc_path, columns=["image_id", "title", "value"])
         self.values = {

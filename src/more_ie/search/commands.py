@@ -125,6 +125,7 @@ def run_retrieve_image(args: argparse.Namespace) -> None:
         k=args.k,
         batch_size=args.batch_size,
         workers=args.workers,
+        search_params=args.faiss_search,
     )
 
 
@@ -136,6 +137,11 @@ def add_retrieve_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-kc", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--faiss-search",
+        default="",
+        help="Faiss search parameters, e.g. nprobe=16 or efSearch=128 (default: none)",
+    )
     add_clip_arguments(parser)
 
 

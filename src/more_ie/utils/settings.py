@@ -8,8 +8,9 @@ A stage's settings are one dataclass whose fields carry ``metadata={"help": ...}
 * :func:`settings_from_json` reads a stage's validated config block passed as one JSON string
   (how the rules call the stages), rejecting keys the dataclass lacks by name.
 
-Only ``int``, ``float``, ``str``, ``bool`` and optional versions of them are supported: that is
-all a config block holds.
+Only ``int``, ``float``, ``str``, ``bool``, optional versions of them and fixed-length tuples of
+one of them (``tuple[int, int, int]``: a flag taking three values) are supported: that is all a
+config block holds.
 """
 
 from __future__ import annotations
@@ -24,10 +25,24 @@ T = TypeVar("T")
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 
 
+def _tuple_length(cls: type, field: dataclasses.Field) -> int | None:
+    """n for a ``tuple[X, ..., X]`` field of n items of one scalar type, else None."""
+    hint = typing.get_type_hints(cls)[field.name]
+    if typing.get_origin(hint) is not tuple:
+        return None
+    items = typing.get_args(hint)
+    if not items or Ellipsis in items or len(set(items)) != 1 or items[0] not in _SCALARS.values():
+        raise TypeError(f"{cls.__name__}.{field.name}: unsupported settings type {hint!r}")
+    return len(items)
+
+
 def _field_type(cls: type, field: dataclasses.Field) -> tuple[type, bool]:
-    """(scalar type, optional?) of a field, from its annotation (string annotations included)."""
+    """(scalar type, optional?) of a field, from its annotation (string annotations included);
+    for a tuple field, its items' type."""
     hints = typing.get_type_hints(cls)
     hint = hints[field.name]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], False
     args = typing.get_args(hint)
     optional = type(None) in args
     if args:
@@ -67,6 +82,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         kind, optional = _field_type(cls, field)
         converter = _optional(kind) if optional else (_parse_bool if kind is bool else kind)
         choices = field.metadata.get("choices")
+        length = _tuple_length(cls, field)
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
@@ -74,11 +90,15 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
             default=field.default,
             choices=choices,
             help=f"{field.metadata.get('help', '')} (default: {field.default})",
+            **({"nargs": length} if length else {}),
         )
 
 
 def settings_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    for f in dataclasses.fields(cls):
+        if f.name in values and _tuple_length(cls, f):
+            values[f.name] = tuple(values[f.name])  # argparse gives a list
     values.update(overrides)
     return cls(**values)
 
@@ -97,6 +117,14 @@ def settings_from_json(cls: type[T], text: str, where: str, **overrides: Any) ->
         raise ValueError(f"{where}: unknown {cls.__name__} keys {unknown}")
     for name, value in values.items():
         kind, optional = _field_type(cls, known[name])
+        length = _tuple_length(cls, known[name])
+        if length:
+            if not isinstance(value, list) or len(value) != length:
+                raise ValueError(f"{where}: {name} must be a list of {length} {kind.__name__}, got {value!r}")
+            if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+                raise ValueError(f"{where}: {name} must be a list of {length} {kind.__name__}, got {value!r}")
+            values[name] = tuple(value)
+            continue
         if value is None and optional:
             continue
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))

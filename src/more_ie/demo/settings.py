@@ -1,0 +1,39 @@
+"""The demo world's size settings: the demo-world command builds its flags from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _setting(default, help_text: str):  # type: ignore[no-untyped-def]
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class DemoScale:
+    """The demo world's size: the single source of its defaults (the schema test checks it)."""
+
+    per_type: int = _setting(
+        100,
+        "Entities of each type (PER/LOC/ORG/MISC): half for train posts, a quarter each for dev and test.",
+    )
+    ner_sizes: tuple[int, int, int] = _setting(
+        (360, 80, 80), "Posts in the demo MNER train/valid/test splits."
+    )
+    re_sizes: tuple[int, int, int] = _setting(
+        (360, 80, 80), "Lines (one entity pair per post) in the demo MNRE train/val/test splits."
+    )
+    pages_per_stream: int = _setting(
+        10, "Pages per bz2 stream of the demo multistream dump (real dumps use 100)."
+    )
+    image_size: int = _setting(32, "Side of the generated images in pixels.")
+
+    def validate(self) -> None:
+        if self.per_type < 8:
+            raise ValueError(
+                f"demo per_type must be at least 8 (every pool needs every type), got {self.per_type}"
+            )
+        if min(self.ner_sizes + self.re_sizes) < 1:
+            raise ValueError(f"demo ner_sizes / re_sizes need at least one post per split: {self}")
+        if self.pages_per_stream < 1 or self.image_size < 16:
+            raise ValueError(f"demo pages_per_stream must be >= 1 and image_size >= 16: {self}")
