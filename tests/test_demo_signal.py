@@ -19,22 +19,16 @@ from conftest import REPO
 from more_ie.demo.signal import SignalCheck, hit_rate, signal_failures
 from more_ie.utils.atomic import write_parquet
 
-# The planted signal: none can only guess the type (NER) or relation (RE) of an unseen name, while
-# about 70 % of the posts are resolvable by each retrieval view (bench/RESULTS.md has the retrieval
-# hit rates). 10 F1 is far below what a reader of the retrieved introduction gains; whether the
-# tiny config's training reaches it is recorded there too.
-CHECK = SignalCheck(margin=0.10)
+# The planted signal: `none` can only guess the type (NER) or relation (RE) of an unseen name, while
+# about 70 % of the posts are resolvable by each retrieval view. On the demo (config.demo.yaml, 2
+# seeds) the text experts beat none by 39-49 F1 and the image experts by 27-33, and each beats its
+# own sentence-alone view by 27-46 (bench/RESULTS.md): 10 F1 is far inside that.
+CHECK = SignalCheck(margin=0.10, context_margin=0.10)
 DATASETS = ("demo_mner", "demo_mnre")
 
 
-# Known gap (issue 11, bench/RESULTS.md): on the tiny world's NER set, one epoch of MiniLM learns the
-# training names' types instead of reading them from the retrieved introduction, so the +10 F1 margin
-# is not reached there yet. Strict: the day it passes, this mark must go.
-NER_GAP = pytest.mark.xfail(strict=True, reason="demo NER experts do not yet read the planted knowledge")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", [pytest.param("demo_mner", marks=NER_GAP), "demo_mnre"])
+@pytest.mark.parametrize("dataset", DATASETS)
 def test_knowledge_lifts_the_experts_and_the_moe_holds(tiny_run: Path, dataset: str) -> None:
     assert signal_failures(tiny_run / "results", dataset, CHECK) == []
 
@@ -42,11 +36,13 @@ def test_knowledge_lifts_the_experts_and_the_moe_holds(tiny_run: Path, dataset: 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_retrieval_finds_the_planted_article(tiny_run: Path, dataset: str) -> None:
-    """Even the demo's random CLIP finds the article whose picture a post copies, and BM25 the named one."""
+    """Even the demo's random CLIP finds the article whose picture a post copies, and BM25 the named
+    one (top-1: the demo retrieves k = 1). Measured on the demo world: image 0.95-1.00, text 0.73
+    (RE: the tail's article competes with the head's) to 0.87 (NER)."""
     world = tiny_run / "results" / "demo" / "world"
-    for view, floor in (("image", 0.6), ("text", 0.7)):
-        rate = hit_rate(world, tiny_run / "results", dataset, view, "test", ks=(1, 3))
-        assert rate["posts"] >= 10 and rate["hit@1"] >= floor and rate["hit@3"] >= 0.8, (view, rate)
+    for view, floor in (("image", 0.8), ("text", 0.6)):
+        rate = hit_rate(world, tiny_run / "results", dataset, view, "test", ks=(1,))
+        assert rate["posts"] >= 10 and rate["hit@1"] >= floor, (view, rate)
 
 
 def _shuffle_sample_ids(path: Path, out: Path, seed: int) -> None:
@@ -66,8 +62,8 @@ def _shuffle_sample_ids(path: Path, out: Path, seed: int) -> None:
 
 @pytest.mark.slow
 def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_path: Path) -> None:
-    """Retrain only the RE text and image experts (seed 1) on shuffled retrieval rows (RE: the set
-    whose intact run passes the check, see NER_GAP)."""
+    """Retrain only the RE text and image experts (seed 1) on shuffled retrieval rows (one set keeps
+    CI time down; the intact NER set passes the same check above)."""
     dataset, work = "demo_mnre", tmp_path / "broken"
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     config["experts"]["seeds"], config["moe"]["variants"] = [1], ["text+image"]  # one seed: no Text+Text
@@ -96,6 +92,8 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
         str(work / "config.yaml"),
         "--cores",
         "2",
+        "--profile",  # one thread a job, as `make demo` runs
+        str(REPO / "profiles" / "small-cpu"),
         "--allowed-rules",
         "train_expert",
     ]

@@ -115,7 +115,8 @@ def test_editing_text_k_reruns_text_retrieval_and_what_follows(tiny_run: Path) -
 
 @pytest.mark.slow
 def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -> None:
-    edited = _edited(tiny_run, lambda c: c["experts"].update(head_lr=0.02))
+    # crf_lr: no dataset of the tiny config overrides it (a dataset override would win)
+    edited = _edited(tiny_run, lambda c: c["experts"].update(crf_lr=0.02))
     assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
         "train_expert": 12,
         "moe": 2,

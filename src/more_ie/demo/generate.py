@@ -12,11 +12,11 @@ import json
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from more_ie.demo.pictures import draw_picture, encode
 from more_ie.demo.posts import MNER_FILES, PostWriter
+from more_ie.demo.settings import DemoScale
 from more_ie.demo.wiki import INDEX_NAME, XML_NAME, build_pages, upload_relpath, write_multistream
 from more_ie.demo.world import build_world
 from more_ie.utils.atomic import atomic_path
@@ -39,25 +39,6 @@ Twitter-2017 and MNRE. Do not report results on it as results on the real benchm
 `world.json` holds the ground truth: entities (type, nickname, pool), facts, and each post's mode
 (`both`, `text`: resolvable by text retrieval only, `image`: by image retrieval only).
 """
-
-
-@dataclass(frozen=True)
-class DemoScale:
-    per_type: int = 24  # entities of each type (PER/LOC/ORG/MISC); half train, a quarter dev / test
-    ner_sizes: tuple[int, int, int] = (160, 80, 80)  # MNER train/valid/test posts
-    re_sizes: tuple[int, int, int] = (160, 80, 80)  # MNRE train/val/test lines (one pair per post)
-    pages_per_stream: int = 10  # real dumps put 100 pages in a bz2 stream
-    image_size: int = 32
-
-    def validate(self) -> None:
-        if self.per_type < 8:
-            raise ValueError(
-                f"demo per_type must be at least 8 (every pool needs every type), got {self.per_type}"
-            )
-        if min(self.ner_sizes + self.re_sizes) < 1:
-            raise ValueError(f"demo ner_sizes / re_sizes need at least one post per split: {self}")
-        if self.pages_per_stream < 1 or self.image_size < 16:
-            raise ValueError(f"demo pages_per_stream must be >= 1 and image_size >= 16: {self}")
 
 
 class _Writer:
@@ -147,9 +128,12 @@ def generate_demo_world(out_dir: str | Path, seed: int = 13, scale: DemoScale = 
             task: {split: dict(Counter(p["mode"] for p in rows)) for split, rows in splits.items()}
             for task, splits in truth.items()
         },
-        "mner_missing_images": [
-            p["image"] for rows in truth["mner"].values() for p in rows if not p["has_image"]
-        ],
+        **{
+            f"{task}_missing_images": [
+                p["image"] for rows in truth[task].values() for p in rows if not p["has_image"]
+            ]
+            for task in ("mner", "mnre")
+        },
     }
     removed = write.prune()
     write(out_dir / "MANIFEST.json", (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

@@ -19,11 +19,14 @@ class SignalCheck:
     margin: float  # F1 (fraction) by which the text and image experts must beat `none`
     # F1 by which each retrieval expert must beat its own sentence-alone view (the same weights fed
     # no retrieval). Beating `none` alone is confounded: cross-view alignment lifts the model even
-    # with retrieval rows attached to the wrong samples (measured), so only this gap isolates the
-    # knowledge that retrieval brings at inference. Measured on the tiny CI world's demo_mnre (mean
-    # of 2 seeds): +0.020 (text) and +0.036 (image) with the right wiring; -0.071 and 0.000 with the
-    # retrieval rows shuffled (seed 1). A thin margin: the demo's knowledge signal is weak (RESULTS.md).
-    context_margin: float = 0.01
+    # with retrieval rows attached to the wrong samples (measured on an earlier world), so only this
+    # gap isolates the knowledge that retrieval brings at inference.
+    context_margin: float = 0.10
+    # F1 by which the MoE may fall below average pooling of ``variant``: about one entity of the CI
+    # world's 48 test posts, the resolution of its F1. The gate can beat average pooling (a
+    # text-only post has no image, which it sees), but by how much varies: +1.2 (NER) and +9.0 (RE)
+    # on the demo, -0.3 and +0.4 on the CI world (bench/RESULTS.md). A broken gate falls far below.
+    moe_tolerance: float = 0.02
     variant: str = "text+image"
 
 
@@ -83,9 +86,10 @@ def signal_failures(results: Path, dataset: str, check: SignalCheck, with_moe: b
             )
     if with_moe:
         average, moe = variant_f1(results, dataset, check.variant)
-        if moe < average:
+        if moe < average - check.moe_tolerance:
             failures.append(
-                f"{dataset}: MoE {moe:.3f} is below average pooling {average:.3f} ({check.variant})"
+                f"{dataset}: MoE {moe:.3f} is more than {check.moe_tolerance} below average pooling "
+                f"{average:.3f} ({check.variant})"
             )
     return failures
 

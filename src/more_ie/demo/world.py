@@ -1,7 +1,7 @@
 """The made-up world: entities whose invented names say nothing about what they are, and facts.
 
 Every name is drawn from one pool of syllables whatever the entity's type, so "Vorlan" may be a
-singer, a town, a club or a festival: only the knowledge corpus says which. Entities (and the
+singer, a city, a club or a festival: only the knowledge corpus says which. Entities (and the
 facts between them) are split into train / dev / test pools, so a test post never names an entity
 that the training posts did: an expert cannot memorise name -> type, it has to read the retrieved
 knowledge. Each entity also has a nickname that no article sentence contains (only a redirect
@@ -17,12 +17,13 @@ PER, LOC, ORG, MISC = "PER", "LOC", "ORG", "MISC"
 TYPES = (PER, LOC, ORG, MISC)
 POOLS = ("train", "dev", "test")
 NONE_RELATION = "None"
-# The word that gives an entity's type away; it appears in the article, never in a post.
+# The word that gives an entity's type away; it appears in the article, never in a post. One word
+# per type keeps the reading task small enough for a small encoder trained a few hundred steps.
 KINDS = {
-    PER: ("singer", "footballer", "painter", "poet"),
-    LOC: ("city", "town", "village", "harbour"),
-    ORG: ("club", "company", "band", "university"),
-    MISC: ("festival", "marathon", "fair", "tournament"),
+    PER: ("singer",),
+    LOC: ("city",),
+    ORG: ("club",),
+    MISC: ("festival",),
 }
 # MNRE-2 label -> (head type, tail type, how the head's article states it).
 RELATIONS = {
@@ -83,6 +84,9 @@ _ENDINGS = (
     "ivo",
 )
 _NICK_ENDINGS = ("zy", "ko", "pip", "xo", "bo")
+# An optional middle syllable: enough names that a world can hold hundreds of entities, each
+# named in only one or two training posts (so an expert cannot learn names, only to read).
+_MIDDLES = ("", "", "", "a", "e", "i", "o", "ar", "en", "il")
 
 
 @dataclass
@@ -109,9 +113,9 @@ class World:
 
 def _word(rng: random.Random, endings: tuple[str, ...]) -> str:
     while True:
-        a, b = rng.choice(_ONSETS), rng.choice(endings)
-        if a[-1].lower() != b[0]:
-            return a + b
+        a, m, b = rng.choice(_ONSETS), rng.choice(_MIDDLES), rng.choice(endings)
+        if (a + m)[-1].lower() != b[0] and (not m or a[-1].lower() != m[0]):
+            return a + m + b
 
 
 def build_world(rng: random.Random, per_type: int) -> World:
@@ -140,10 +144,13 @@ def build_world(rng: random.Random, per_type: int) -> World:
                 key, etype, rng.choice(KINDS[etype]), name, nick, ("train", "train", "dev", "test")[i % 4]
             )
     world = World(ents)
-    for pool in POOLS:  # facts stay inside a pool, so a test pair was never seen in training
-        for relation, (head_type, tail_type, _) in RELATIONS.items():
-            tails = world.in_pool(pool, tail_type)
-            for head in world.in_pool(pool, head_type):
-                if tails and rng.random() < 0.85:
-                    head.facts.append((relation, rng.choice(tails).key))
+    # One fact per head, inside its pool (a test pair was never seen in training): the head's article
+    # then states exactly one relation, which a small encoder learns to read in a few hundred steps.
+    for pool in POOLS:
+        for head in world.in_pool(pool):
+            relations = [r for r, (h, _, _) in RELATIONS.items() if h == head.etype]
+            if relations:
+                relation = rng.choice(relations)
+                tail = rng.choice(world.in_pool(pool, RELATIONS[relation][1]))
+                head.facts.append((relation, tail.key))
     return world
