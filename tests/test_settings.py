@@ -12,6 +12,7 @@ from conftest import REPO
 from more_ie.demo.settings import DemoScale
 from more_ie.experts.settings import TrainConfig
 from more_ie.moe.settings import MoeConfig
+from more_ie.search.settings import Bm25Settings
 from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args, settings_from_json
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -46,6 +47,20 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
     if block == "experts":
         overridable = set(SCHEMA["definitions"]["dataset"]["properties"]["experts"]["propertyNames"]["enum"])
         assert overridable == set(fields) - selection
+
+
+def test_text_retrieval_schema_defaults_equal_bm25_settings() -> None:
+    """retrieval.text names k1 and b bm25_k1 and bm25_b; threads and batch are run settings (the
+    rule's threads; a batch size), not config."""
+    properties = SCHEMA["properties"]["retrieval"]["properties"]["text"]["properties"]
+    names = {"k": "k", "k1": "bm25_k1", "b": "bm25_b"}
+    fields = defaults(Bm25Settings)
+    assert set(fields) == set(names) | {"threads", "batch"}
+    for field_name, key in names.items():
+        assert properties[key]["default"] == fields[field_name], key
+        assert (
+            properties[key]["description"] == Bm25Settings.__dataclass_fields__[field_name].metadata["help"]
+        )
 
 
 def test_tuple_settings_take_a_fixed_number_of_values() -> None:

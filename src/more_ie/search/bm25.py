@@ -16,7 +16,6 @@ import logging
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from more_ie.search.jvm import ensure_jvm, import_pyserini_index
+from more_ie.search.settings import Bm25Settings
 from more_ie.utils import ProgressLog, atomic_dir, write_parquet
 from more_ie.wiki.kc import KC_ID_SHARD_BITS
 from more_ie.wiki.sentences import strip_anchors
@@ -164,15 +164,6 @@ class KcLookup:
                 raise KeyError(f"{path}: rows do not carry the kc_ids the index returned: stale index?")
             out.update(got)
         return out
-
-
-@dataclass
-class Bm25Settings:
-    k: int = 10
-    k1: float = 0.9
-    b: float = 0.4
-    threads: int = 1
-    batch: int = 1000
 
 
 class Bm25Searcher:

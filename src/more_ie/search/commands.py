@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from more_ie.search.settings import Bm25Settings
 from more_ie.utils.cli_types import Command, add_clip_arguments, clip_spec, optional_path
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
 
@@ -37,10 +39,9 @@ def add_bm25_merge_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_retrieve_text(args: argparse.Namespace) -> None:
-    from more_ie.search.bm25 import Bm25Settings, retrieve_text
+    from more_ie.search.bm25 import retrieve_text
 
-    settings = Bm25Settings(k=args.k, k1=args.k1, b=args.b, threads=args.threads)
-    retrieve_text(args.split, args.index, args.kc_dir, args.out, settings)
+    retrieve_text(args.split, args.index, args.kc_dir, args.out, settings_from_args(Bm25Settings, args))
 
 
 def add_retrieve_text_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,10 +49,7 @@ def add_retrieve_text_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True)
     parser.add_argument("--kc-dir", required=True, help="folder of the text-KC shards")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--k1", type=float, default=0.9)
-    parser.add_argument("--b", type=float, default=0.4)
-    parser.add_argument("--threads", type=int, default=1)
+    add_dataclass_arguments(parser, Bm25Settings)
 
 
 def run_retrieve_random(args: argparse.Namespace) -> None:
