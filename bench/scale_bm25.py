@@ -112,15 +112,8 @@ def dataset_queries() -> list[str]:
     return queries
 
 
-def collectors(index: Path, n_queries: int) -> dict:
-    """CPU per query of one Lucene search per query, with and without top-k pruning.
-
-    The same BM25 (k1=0.9, b=0.4) bag-of-words queries as Anserini builds, on one thread:
-    ``search(q, 10)`` (TopScoreDocCollector: stops counting hits after 1,000, so Lucene may skip
-    blocks that cannot enter the top 10: block-max WAND/MAXSCORE), against a collector that must
-    count every hit (no skipping), and against a sorted search (as Anserini's, which sorts by score
-    then by id).
-    """
+def open_lucene(index: Path):  # type: ignore[no-untyped-def]
+    """(reader, BM25 searcher with k1=0.9 b=0.4, Anserini's analyzer) of a Lucene index, via pyjnius."""
     from jnius import autoclass
 
     paths = autoclass("java.nio.file.Paths")
@@ -132,6 +125,21 @@ def collectors(index: Path, n_queries: int) -> dict:
     )  # not the IndexReaderContext overload
     searcher.setSimilarity(autoclass("org.apache.lucene.search.similarities.BM25Similarity")(0.9, 0.4))
     analyzer = autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+    return reader, searcher, analyzer
+
+
+def collectors(index: Path, n_queries: int) -> dict:
+    """CPU per query of one Lucene search per query, with and without top-k pruning.
+
+    The same BM25 (k1=0.9, b=0.4) bag-of-words queries as Anserini builds, on one thread:
+    ``search(q, 10)`` (TopScoreDocCollector: stops counting hits after 1,000, so Lucene may skip
+    blocks that cannot enter the top 10: block-max WAND/MAXSCORE), against a collector that must
+    count every hit (no skipping), and against a sorted search (as Anserini's, which sorts by score
+    then by id).
+    """
+    from jnius import autoclass
+
+    reader, searcher, analyzer = open_lucene(index)
     generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
     top_score = autoclass("org.apache.lucene.search.TopScoreDocCollector")
     relevance = autoclass("org.apache.lucene.search.Sort").RELEVANCE  # score, ties by doc id

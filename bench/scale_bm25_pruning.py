@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from more_ie.search.jvm import ensure_jvm  # noqa: E402
-from scale_bm25 import cpu_seconds, dataset_queries  # noqa: E402
+from scale_bm25 import cpu_seconds, dataset_queries, open_lucene  # noqa: E402
 
 FIELD = "contents"
 
@@ -39,15 +39,7 @@ def main() -> None:
     ensure_jvm()
     from jnius import autoclass
 
-    paths = autoclass("java.nio.file.Paths")
-    reader = autoclass("org.apache.lucene.index.DirectoryReader").open(
-        autoclass("org.apache.lucene.store.FSDirectory").open(paths.get(args.index))
-    )
-    searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
-        reader, signature="(Lorg/apache/lucene/index/IndexReader;)V"
-    )
-    searcher.setSimilarity(autoclass("org.apache.lucene.search.similarities.BM25Similarity")(0.9, 0.4))
-    analyzer = autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+    reader, searcher, analyzer = open_lucene(Path(args.index))
     analyze = autoclass("io.anserini.analysis.AnalyzerUtils").analyze
     term_cls = autoclass("org.apache.lucene.index.Term")
     term_query = autoclass("org.apache.lucene.search.TermQuery")
@@ -65,7 +57,7 @@ def main() -> None:
             builder.add(query, should)
         return builder.build()
 
-    texts = [q for q in dataset_queries()[: args.queries]]
+    texts = dataset_queries()[: args.queries]
     analysed = [list(analyze(analyzer, q).toArray()) for q in texts]
     df: dict[str, int] = {}
     for terms in analysed:

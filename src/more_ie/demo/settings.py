@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-def _setting(default, help_text: str):  # type: ignore[no-untyped-def]
-    return field(default=default, metadata={"help": help_text})
+from more_ie.utils.settings import setting
 
 
 @dataclass(frozen=True)
 class DemoScale:
     """The demo world's size: the single source of its defaults (the schema test checks it)."""
 
-    per_type: int = _setting(
+    per_type: int = setting(
         100,
         "Entities of each type (PER/LOC/ORG/MISC): half for train posts, a quarter each for dev and test.",
     )
-    ner_sizes: tuple[int, int, int] = _setting(
+    ner_sizes: tuple[int, int, int] = setting(
         (360, 80, 80), "Posts in the demo MNER train/valid/test splits."
     )
-    re_sizes: tuple[int, int, int] = _setting(
+    re_sizes: tuple[int, int, int] = setting(
         (360, 80, 80), "Lines (one entity pair per post) in the demo MNRE train/val/test splits."
     )
-    pages_per_stream: int = _setting(
+    pages_per_stream: int = setting(
         10, "Pages per bz2 stream of the demo multistream dump (real dumps use 100)."
     )
-    image_size: int = _setting(32, "Side of the generated images in pixels.")
+    image_size: int = setting(32, "Side of the generated images in pixels.")
 
     def validate(self) -> None:
         if self.per_type < 8:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-def _setting(default, help_text: str):  # type: ignore[no-untyped-def]
-    return field(default=default, metadata={"help": help_text})
+from more_ie.utils.settings import setting
 
 
 @dataclass
@@ -14,8 +12,8 @@ class Bm25Settings:
     """Text retrieval's settings: the single source of their defaults (the schema's
     retrieval.text.k / bm25_k1 / bm25_b agree, tests/test_settings.py)."""
 
-    k: int = _setting(10, "Number of retrieved sentences per input (top-k).")
-    k1: float = _setting(0.9, "BM25 k1.")
-    b: float = _setting(0.4, "BM25 b.")
-    threads: int = _setting(1, "Search threads of Anserini's batch_search.")
-    batch: int = _setting(1000, "Queries per batch_search call.")
+    k: int = setting(10, "Number of retrieved sentences per input (top-k).")
+    k1: float = setting(0.9, "BM25 k1.")
+    b: float = setting(0.4, "BM25 b.")
+    threads: int = setting(1, "Search threads of Anserini's batch_search.")
+    batch: int = setting(1000, "Queries per batch_search call.")

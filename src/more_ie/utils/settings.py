@@ -22,6 +22,13 @@ import typing
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def setting(default: Any, help_text: str, **extra: Any) -> Any:
+    """A settings field: its default and the help text the flag and the schema test read."""
+    return dataclasses.field(default=default, metadata={"help": help_text, **extra})
+
+
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 
 
