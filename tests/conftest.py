@@ -16,6 +16,28 @@ needs_wiki_sample = pytest.mark.skipif(not WIKI_SAMPLE.exists(), reason=f"{WIKI_
 needs_wiki_vital = pytest.mark.skipif(not WIKI_VITAL.exists(), reason=f"{WIKI_VITAL} is absent")
 
 
+def snakemake_command(workdir: Path, *args: str, config: Path | None = None) -> list[str]:
+    """This repository's workflow run in ``workdir`` on 2 cores, with ``workdir/config.yaml`` (or
+    ``config``); ``args`` go last (targets before options such as --allowed-rules, which take
+    several values)."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config or workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+
+
 @pytest.fixture(scope="session")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default demo world, generated once per test session."""
@@ -31,25 +53,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole DAG of tests/config.tiny.yaml, run locally once per test session."""
     import shutil
     import subprocess
-    import sys
 
     workdir = tmp_path_factory.mktemp("tiny_dag")
     shutil.copy(REPO / "tests" / "config.tiny.yaml", workdir / "config.yaml")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        "--profile",  # one thread a job, as `make demo` runs
-        str(REPO / "profiles" / "small-cpu"),
-    ]
+    # one thread a job, as `make demo` runs
+    cmd = snakemake_command(workdir, "--profile", str(REPO / "profiles" / "small-cpu"))
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return workdir

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, snakemake_command
 from more_ie.utils import atomic_dir, safe_child, write_json, write_parquet
 from more_ie.utils.atomic import sweep_temporaries
 
@@ -195,20 +195,7 @@ HOSTILE = 'it\'s a $(touch PWNED) `touch PWNED` "world"'
 
 
 def _snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 

@@ -17,14 +17,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO
+from conftest import REPO, snakemake_command
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("pyserini")
@@ -83,20 +82,7 @@ def _content(path: Path) -> object:
 
 
 def _command(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    return snakemake_command(workdir, *args)
 
 
 def _run(workdir: Path, *args: str) -> None:

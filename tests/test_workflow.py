@@ -6,29 +6,16 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+from conftest import snakemake_command
 
 
 def _snakemake(workdir: Path, config: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    cmd = SNAKEMAKE + [
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args, config=config)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
