@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, snakemake_command
 from more_ie.demo.signal import SignalCheck, hit_rate, signal_failures
 from more_ie.utils.atomic import write_parquet
 
@@ -79,24 +78,9 @@ def test_shuffled_retrieval_wiring_fails_the_same_checks(tiny_run: Path, tmp_pat
         _shuffle_sample_ids(cache, work / "results" / dataset / "retrieval" / cache.name, seed=k)
     targets = [f"results/{dataset}/experts/{view}-s1/metrics.json" for view in ("text", "image")]
     # Only train_expert may run: everything upstream is taken as it is, shuffled caches included.
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *targets,  # before the options: --allowed-rules and --configfile take several values
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(work / "config.yaml"),
-        "--cores",
-        "2",
-        "--profile",  # one thread a job, as `make demo` runs
-        str(REPO / "profiles" / "small-cpu"),
-        "--allowed-rules",
-        "train_expert",
-    ]
+    # targets right after --cores, before --allowed-rules (it takes several values); one thread a job
+    profile = str(REPO / "profiles" / "small-cpu")
+    cmd = snakemake_command(work, *targets, "--profile", profile, "--allowed-rules", "train_expert")
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     failures = signal_failures(work / "results", dataset, CHECK, with_moe=False)
