@@ -49,7 +49,11 @@ def text_retrieval(work: Path, splits: dict[str, Path], threads: int) -> dict[st
     kc_dir = work / "kc"
     kc_dir.mkdir()
     build_docs_shard(
-        DATA / "wiki_vital" / "summaries_en-us.json", 0, 1, work / "s0.parquet", DocFields(text="extract")
+        DATA / "wiki_vital" / "summaries_en-us.json",
+        0,
+        1,
+        work / "s0.parquet",
+        DocFields(text_field="extract"),
     )
     build_dump_shard(
         DATA / "wiki" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",

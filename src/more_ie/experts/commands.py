@@ -11,7 +11,7 @@ from pathlib import Path
 
 from more_ie.experts.settings import TrainConfig
 from more_ie.utils.cli_types import Command, optional_path
-from more_ie.utils.settings import add_dataclass_arguments
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
 
@@ -20,13 +20,10 @@ def run_train_expert(args: argparse.Namespace) -> None:
     import torch
 
     from more_ie.experts.train import ExpertTrainer
-    from more_ie.utils.settings import settings_from_args, settings_from_json
 
     torch.set_num_threads(args.threads)  # the rule's `threads`: no oversubscription beside other jobs
-    if args.settings is not None:  # the rules pass the validated experts block as one JSON string
-        config = settings_from_json(TrainConfig, args.settings, "--settings", seed=args.seed)
-    else:
-        config = settings_from_args(TrainConfig, args)
+    # the rules pass the validated experts block as one JSON string (--settings) and the seed as --seed
+    config = settings_from_args(TrainConfig, args)
     splits = {"train": Path(args.train), "dev": Path(args.dev), "test": Path(args.test)}
     retrieval = {
         name: (Path(p) if p else None)
@@ -51,9 +48,6 @@ def add_train_expert_arguments(parser: argparse.ArgumentParser) -> None:
         )
     parser.add_argument(
         "--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet"
-    )
-    parser.add_argument(
-        "--settings", default=None, help="all TrainConfig settings as one JSON object (overrides the flags)"
     )
     add_dataclass_arguments(parser, TrainConfig)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")

@@ -6,8 +6,7 @@ the DAG, which must not pay for importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from more_ie.lazy import lazy_exports
 
 _EXPORTS = {
     "Gate": "gate",
@@ -23,8 +22,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'more_ie.moe' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"more_ie.moe.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

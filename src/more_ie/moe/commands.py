@@ -10,9 +10,10 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from more_ie.moe.settings import MoeConfig
-from more_ie.utils.cli_types import Command, add_clip_arguments, clip_spec, optional_path
-from more_ie.utils.settings import add_dataclass_arguments
+from more_ie.moe.settings import GateFeatureSettings, MoeConfig
+from more_ie.search.settings import ClipSettings
+from more_ie.utils.cli_types import Command, optional_path
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
 
@@ -31,11 +32,8 @@ def run_gate_features(args: argparse.Namespace) -> None:
         args.split,
         args.images_dir,
         args.out,
-        clip_spec(args),
-        args.batch_size,
-        args.workers,
-        text_encoder=args.text_encoder,
-        image_features=args.image_features == "yes",
+        settings_from_args(ClipSettings, args),
+        settings_from_args(GateFeatureSettings, args),
     )
 
 
@@ -43,21 +41,12 @@ def add_gate_features_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True)
     parser.add_argument("--images-dir", type=optional_path, default=None)
     parser.add_argument("--out", required=True)
-    parser.add_argument(
-        "--text-encoder",
-        type=optional_path,
-        default=None,
-        help="text encoder for r_T (HF name, folder or model package); 'none' = the CLIP text tower",
-    )
-    parser.add_argument(
-        "--image-features", choices=["yes", "no"], default="yes", help="include r_I and has_image"
-    )
-    add_clip_arguments(parser)
+    add_dataclass_arguments(parser, GateFeatureSettings)
+    add_dataclass_arguments(parser, ClipSettings)
 
 
 def run_moe(args: argparse.Namespace) -> None:
     from more_ie.moe import run_moe
-    from more_ie.utils.settings import settings_from_args
 
     experts = {name: Path(folder) for name, folder in _pairs(args.expert, "--expert").items()}
     # one NAME=A,B item per pair: a variant repeats its name once per seed, in seed order

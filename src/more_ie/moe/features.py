@@ -24,8 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from more_ie.moe.settings import GateFeatureSettings
 from more_ie.search.bm25 import clean_query
-from more_ie.search.clip import ClipSpec
+from more_ie.search.settings import ClipSettings
 from more_ie.utils import ProgressLog, read_parquet_metadata, write_parquet
 from more_ie.utils.paths import image_file
 
@@ -46,8 +47,8 @@ class FeatureSpec:
         return asdict(self)
 
 
-def _clip_name(spec: ClipSpec) -> str:
-    return f"clip:{spec.arch}/{spec.pretrained or 'RANDOM-WEIGHTS'}"
+def _clip_name(clip: ClipSettings) -> str:
+    return f"clip:{clip.clip_arch}/{clip.clip_pretrained or 'RANDOM-WEIGHTS'}"
 
 
 class PooledTextEncoder:
@@ -89,7 +90,7 @@ class PooledTextEncoder:
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
 
-def encode_texts_with_encoder(name: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+def encode_texts_with_encoder(name: str, texts: Sequence[str], batch_size: int) -> np.ndarray:
     progress = ProgressLog(logger, "gate text features", total=len(texts))
     vectors = PooledTextEncoder(name).encode(texts, batch_size, progress)
     progress.close()
@@ -100,31 +101,29 @@ def compute_gate_features(
     split: str | Path,
     images_dir: str | Path | None,
     out: str | Path,
-    spec: ClipSpec | None,
-    batch_size: int = 64,
-    workers: int = 2,
-    text_encoder: str | None = None,
-    image_features: bool = True,
+    clip: ClipSettings = ClipSettings(),
+    gate_inputs: GateFeatureSettings = GateFeatureSettings(),
 ) -> dict[str, int]:
     """Write ``sample_id`` and ``features`` of every sample of ``split`` to ``out``.
 
-    ``spec`` (the retrieval CLIP) is needed unless ``text_encoder`` is given and
-    ``image_features`` is off.
+    ``clip`` (the retrieval CLIP) is loaded only when a CLIP feature is wanted: the text one
+    (no ``gate_text_encoder``) or the image one (``gate_image_features``).
     """
+    text_encoder = gate_inputs.gate_text_encoder
+    image_features = gate_inputs.gate_image_features
+    batch_size, workers = clip.batch_size, clip.workers
     table = pq.read_table(split, columns=["sample_id", "tokens", "image"]).to_pylist()
     if not table:
         raise ValueError(f"{split}: no samples")
     texts = [clean_query(row["tokens"]) or " ".join(row["tokens"]) for row in table]
     needs_clip = text_encoder is None or image_features
-    if needs_clip and spec is None:
-        raise ValueError("gate features: a CLIP spec is needed for CLIP text or image features")
     encoder = None
     if needs_clip:
         from more_ie.search.clip import ClipEncoder
 
-        encoder = ClipEncoder(spec)  # warns loudly itself when its weights are random
+        encoder = ClipEncoder(clip.spec())  # warns loudly itself when its weights are random
     if text_encoder is None:
-        text, text_name = encoder.encode_texts(texts), _clip_name(spec)
+        text, text_name = encoder.encode_texts(texts), _clip_name(clip)
     else:
         text, text_name = (
             encode_texts_with_encoder(text_encoder, texts, batch_size),
@@ -151,7 +150,7 @@ def compute_gate_features(
     feature_spec = FeatureSpec(
         text=text_name,
         text_dim=int(text.shape[1]),
-        image=_clip_name(spec) if image_features else None,
+        image=_clip_name(clip) if image_features else None,
         image_dim=image_dim,
         has_image=image_features,
         dim=int(features.shape[1]),
@@ -160,8 +159,8 @@ def compute_gate_features(
         SPEC_KEY: json.dumps(feature_spec.to_dict(), sort_keys=True),
         "more_ie.dim": str(features.shape[1]),
     }
-    if spec is not None and needs_clip:
-        metadata["more_ie.clip"] = f"{spec.arch}/{spec.pretrained}"
+    if needs_clip:
+        metadata["more_ie.clip"] = f"{clip.clip_arch}/{clip.clip_pretrained}"
     write_parquet(
         pa.table({"sample_id": [row["sample_id"] for row in table], "features": list(features)}),
         out,

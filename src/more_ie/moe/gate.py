@@ -22,7 +22,7 @@ EPS = 1e-12
 
 
 class Gate(nn.Module):
-    def __init__(self, feature_dim: int, num_labels: int, kind: str = "per_label"):
+    def __init__(self, feature_dim: int, num_labels: int, kind: str):
         super().__init__()
         if kind not in ("per_label", "scalar"):
             raise ValueError(f"unknown gate kind {kind!r}")

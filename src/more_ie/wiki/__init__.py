@@ -1,44 +1,34 @@
-"""Knowledge corpora from a MediaWiki dump or a bring-your-own document file."""
+"""Knowledge corpora from a MediaWiki dump or a bring-your-own document file.
 
-from more_ie.wiki.docs import DocFields, DocsError, build_docs_shard
-from more_ie.wiki.dump import (
-    DumpError,
-    DumpShard,
-    RawPage,
-    iter_pages,
-    make_shard,
-    plan_shards,
-    read_stream_offsets,
-)
-from more_ie.wiki.kc import (
-    ImageKcOptions,
-    KcOptions,
-    build_image_kc,
-    build_redirects,
-    build_text_kc,
-    read_redirects,
-    read_stats,
-)
-from more_ie.wiki.shards import ShardOptions, build_dump_shard
+Names are imported lazily (PEP 562): the command line imports :mod:`more_ie.wiki.settings` to
+build its flags, which must not pay for importing pyarrow.
+"""
 
-__all__ = [
-    "DocFields",
-    "DocsError",
-    "DumpError",
-    "DumpShard",
-    "ImageKcOptions",
-    "KcOptions",
-    "RawPage",
-    "ShardOptions",
-    "build_docs_shard",
-    "build_dump_shard",
-    "build_image_kc",
-    "build_redirects",
-    "build_text_kc",
-    "iter_pages",
-    "make_shard",
-    "plan_shards",
-    "read_redirects",
-    "read_stats",
-    "read_stream_offsets",
-]
+from __future__ import annotations
+
+from more_ie.lazy import lazy_exports
+
+_EXPORTS = {
+    "DocFields": "settings",
+    "ImageKcOptions": "settings",
+    "KcOptions": "settings",
+    "ShardOptions": "settings",
+    "DocsError": "docs",
+    "build_docs_shard": "docs",
+    "DumpError": "dump",
+    "DumpShard": "dump",
+    "RawPage": "dump",
+    "iter_pages": "dump",
+    "make_shard": "dump",
+    "plan_shards": "dump",
+    "read_stream_offsets": "dump",
+    "build_image_kc": "kc",
+    "build_redirects": "kc",
+    "build_text_kc": "kc",
+    "read_redirects": "kc",
+    "read_stats": "kc",
+    "build_dump_shard": "shards",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

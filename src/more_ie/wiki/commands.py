@@ -8,28 +8,23 @@ from __future__ import annotations
 import argparse
 import logging
 
-from more_ie.utils.cli_types import Command, optional_int, optional_path
+from more_ie.utils.cli_types import Command, optional_path
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
+from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions
 
 logger = logging.getLogger("more_ie")
 
 
 def run_corpus_shard(args: argparse.Namespace) -> None:
     if args.kind == "dump":
-        from more_ie.wiki import ShardOptions, build_dump_shard
+        from more_ie.wiki.shards import build_dump_shard
 
-        build_dump_shard(
-            args.source,
-            args.index,
-            args.shard,
-            args.shards,
-            args.out,
-            ShardOptions(max_page_chars=args.max_page_chars),
-        )
+        options = settings_from_args(ShardOptions, args)
+        build_dump_shard(args.source, args.index, args.shard, args.shards, args.out, options)
     else:
-        from more_ie.wiki import DocFields, build_docs_shard
+        from more_ie.wiki.docs import build_docs_shard
 
-        fields = DocFields(title=args.title_field, text=args.text_field, images=args.images_field)
-        build_docs_shard(args.source, args.shard, args.shards, args.out, fields)
+        build_docs_shard(args.source, args.shard, args.shards, args.out, settings_from_args(DocFields, args))
 
 
 def add_corpus_shard_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,14 +38,12 @@ def add_corpus_shard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, required=True, help="0-based shard number")
     parser.add_argument("--shards", type=int, required=True, help="number of shards")
     parser.add_argument("--out", required=True, help="output Parquet file")
-    parser.add_argument("--max-page-chars", type=int, default=5_000_000, help="skip (and count) larger pages")
-    parser.add_argument("--title-field", default="title", help="docs: title field")
-    parser.add_argument("--text-field", default="text", help="docs: text field")
-    parser.add_argument("--images-field", default="images", help="docs: image list field")
+    add_dataclass_arguments(parser, ShardOptions)
+    add_dataclass_arguments(parser, DocFields)
 
 
 def run_redirects(args: argparse.Namespace) -> None:
-    from more_ie.wiki import build_redirects
+    from more_ie.wiki.kc import build_redirects
 
     build_redirects(args.shard_files, args.out)
 
@@ -61,11 +54,9 @@ def add_redirects_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_text_kc(args: argparse.Namespace) -> None:
-    from more_ie.wiki import KcOptions, build_text_kc
+    from more_ie.wiki.kc import build_text_kc
 
-    options = KcOptions(
-        include_disambiguation=args.include_disambiguation, min_sentence_chars=args.min_sentence_chars
-    )
+    options = settings_from_args(KcOptions, args)
     build_text_kc(args.shard_file, args.redirects, args.shard, args.out, options)
 
 
@@ -74,29 +65,20 @@ def add_text_kc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redirects", required=True)
     parser.add_argument("--shard", type=int, required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--include-disambiguation", action="store_true")
-    parser.add_argument("--min-sentence-chars", type=int, default=10)
+    add_dataclass_arguments(parser, KcOptions)
 
 
 def run_image_kc(args: argparse.Namespace) -> None:
-    from more_ie.wiki import ImageKcOptions, build_image_kc
+    from more_ie.wiki.kc import build_image_kc
 
-    options = ImageKcOptions(
-        include_disambiguation=args.include_disambiguation,
-        upload_base=args.upload_base,
-        thumb_width=args.thumb_width,
-    )
+    options = settings_from_args(ImageKcOptions, args)
     build_image_kc(args.shard_files, args.redirects, args.out, options)
 
 
 def add_image_kc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redirects", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--include-disambiguation", action="store_true")
-    parser.add_argument("--upload-base", default="https://upload.wikimedia.org/wikipedia/commons")
-    parser.add_argument(
-        "--thumb-width", type=optional_int, default=320, help="thumbnail width, or 'none' for originals"
-    )
+    add_dataclass_arguments(parser, ImageKcOptions)
     parser.add_argument("shard_files", nargs="+")
 
 

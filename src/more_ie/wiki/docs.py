@@ -13,7 +13,6 @@ import json
 import logging
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from more_ie.utils import ParquetBatchWriter
 from more_ie.wiki.pages import PAGES_SCHEMA, PageRow, stats_metadata
+from more_ie.wiki.settings import DocFields  # noqa: F401 - re-exported
 from more_ie.wiki.titles import is_image_file, normalize_filename
 
 logger = logging.getLogger(__name__)
@@ -28,13 +28,6 @@ logger = logging.getLogger(__name__)
 
 class DocsError(ValueError):
     """A document file is malformed; the message names the file and line or key."""
-
-
-@dataclass(frozen=True)
-class DocFields:
-    title: str = "title"
-    text: str = "text"
-    images: str = "images"
 
 
 def iter_documents(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -118,9 +111,9 @@ def _document_rows(
     for position, (where, doc) in enumerate(iter_documents(path)):
         if not isinstance(doc, dict):
             raise DocsError(f"{where}: a document must be an object, got {type(doc).__name__}")
-        title, text = doc.get(fields.title), doc.get(fields.text)
+        title, text = doc.get(fields.title_field), doc.get(fields.text_field)
         if not isinstance(title, str) or not title.strip():
-            raise DocsError(f"{where}: missing or empty {fields.title!r} field")
+            raise DocsError(f"{where}: missing or empty {fields.title_field!r} field")
         if title in seen_titles:
             raise DocsError(f"{where}: duplicate title {title!r}")
         seen_titles.add(title)
@@ -128,7 +121,7 @@ def _document_rows(
             continue
         stats["documents"] += 1
         if not isinstance(text, str) or not text.strip():
-            logger.warning("%s: document %r has no %r text: skipped", where, title, fields.text)
+            logger.warning("%s: document %r has no %r text: skipped", where, title, fields.text_field)
             stats["skipped_empty_text"] += 1
             continue
         page_id = doc.get("page_id") if isinstance(doc.get("page_id"), int) else document_page_id(title)
@@ -137,5 +130,5 @@ def _document_rows(
             page_id,
             title,
             paragraphs=[("", p) for p in _paragraphs(text)],
-            images=_image_refs(doc.get(fields.images), where),
+            images=_image_refs(doc.get(fields.images_field), where),
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -25,7 +24,8 @@ import pyarrow.parquet as pq
 from more_ie.utils import ParquetBatchWriter, ProgressLog, write_parquet
 from more_ie.wiki.pages import STATS_KEY, stats_metadata
 from more_ie.wiki.sentences import resolve_anchors, split_sentences
-from more_ie.wiki.titles import DEFAULT_UPLOAD_BASE, display_title, normalize_title, upload_url
+from more_ie.wiki.settings import ImageKcOptions, KcOptions  # noqa: F401 - re-exported
+from more_ie.wiki.titles import display_title, normalize_title, upload_url
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +115,6 @@ def read_redirects(path: str | Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class KcOptions:
-    include_disambiguation: bool = False
-    min_sentence_chars: int = 10  # drop fragments such as "See also." left by removed markup
-    log_every: int = 10_000
-
-
 def _articles(shard_path: str | Path, include_disambiguation: bool) -> Iterable[dict]:
     """Article rows of a corpus shard, read batch by batch (memory holds one batch)."""
     for batch in pq.ParquetFile(shard_path).iter_batches(batch_size=512):
@@ -174,14 +167,6 @@ def build_text_kc(
 # ---------------------------------------------------------------------------------------------
 # Image KC
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImageKcOptions:
-    include_disambiguation: bool = False
-    upload_base: str = DEFAULT_UPLOAD_BASE
-    thumb_width: int | None = 320  # originals are ~20x the bytes of a 320px thumbnail
-    max_intro_chars: int = 4000
 
 
 def image_value(title: str, intro: str, max_chars: int) -> str:

@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from more_ie.utils import ParquetBatchWriter, ProgressLog
 from more_ie.wiki.dump import DumpShard, iter_pages, make_shard
 from more_ie.wiki.pages import PAGES_SCHEMA, PageRow, stats_metadata
+from more_ie.wiki.settings import ShardOptions  # noqa: F401 - re-exported
 from more_ie.wiki.titles import normalize_title
 from more_ie.wiki.wikitext import parse_wikitext
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ShardOptions:
-    max_page_chars: int = 5_000_000  # the largest real enwiki article is ~1.3M chars; beyond is junk
-    log_every: int = 1000
 
 
 def parse_dump_shard(

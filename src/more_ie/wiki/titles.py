@@ -10,10 +10,11 @@ import hashlib
 import re
 from urllib.parse import quote, unquote
 
+from more_ie.wiki.settings import DEFAULT_UPLOAD_BASE
+
 _WHITESPACE = re.compile(r"[\s_]+")
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "svg", "tif", "tiff", "webp"})
 FILE_NAMESPACES = ("file", "image")
-DEFAULT_UPLOAD_BASE = "https://upload.wikimedia.org/wikipedia/commons"
 
 
 def _first_upper(text: str) -> str:
