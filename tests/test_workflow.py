@@ -113,6 +113,36 @@ def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -
     }
 
 
+# Stages whose rules pass their values as one --settings JSON: an edit reruns that stage and what
+# follows it (present, with these counts), and nothing before or beside it (absent).
+SETTINGS_EDITS = {
+    "image_k": (
+        lambda c: c["retrieval"]["image"].update(k=2),
+        {"retrieve_image": 6, "train_expert": 4, "moe": 2},
+        {"download_kc_images", "clip_encode_kc", "image_index", "retrieve_text", "gate_features"},
+    ),
+    "min_sentence_chars": (
+        lambda c: c["knowledge"]["demowiki"].update(min_sentence_chars=11),
+        {"text_kc": 2, "bm25_shard_index": 2, "bm25_index": 1, "retrieve_text": 6, "train_expert": 4},
+        {"corpus_shard", "redirects", "image_kc", "clip_encode_kc", "retrieve_image"},
+    ),
+    "gate_image_features": (
+        lambda c: c["moe"].update(gate_image_features=False),
+        {"gate_features": 4, "moe": 2},
+        {"train_expert", "retrieve_text", "retrieve_image", "clip_encode_kc"},
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SETTINGS_EDITS))
+def test_editing_a_stage_setting_reruns_that_stage_and_what_follows(tiny_run: Path, name: str) -> None:
+    edit, reruns, untouched = SETTINGS_EDITS[name]
+    jobs = _planned_jobs(_snakemake(tiny_run, _edited(tiny_run, edit), "--dry-run"))
+    assert {job: jobs.get(job) for job in reruns} == reruns
+    assert not untouched & set(jobs), sorted(untouched & set(jobs))
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
