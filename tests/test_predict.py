@@ -37,33 +37,20 @@ SENTENCES = [
 ]
 
 
-def _manifest(dataset: str, task: str, images_dir: str) -> dict:
-    """The same keys as workflow/rules/predict.smk's predict_manifest."""
-    return {
-        "dataset": dataset,
-        "task": task,
-        "images_dir": images_dir,
-        "text": {
-            "kc": KB,
-            "index": f"index/{KB}/bm25",
-            "kc_dir": f"knowledge/{KB}/text_kc",
-            "k": 3,
-            "k1": 0.9,
-            "b": 0.4,
-        },
-        "image": {
-            "kc": KB,
-            "index": f"index/{KB}/clip/faiss.index",
-            "ids": f"index/{KB}/clip/faiss_ids.parquet",
-            "image_kc": f"knowledge/{KB}/image_kc.parquet",
-            "k": 2,
-            "faiss_search": "",
-            "clip_arch": "tiny-demo",
-            "clip_pretrained": None,
-        },
+def _manifest(dataset: str, task: str, images_dir: str, results_dir: str) -> dict:
+    """The run manifest of a toy run, by the predict_manifest rule's own function."""
+    from more_ie.predict.layout import build_manifest
+
+    text = {"kc": None, "k": 3, "bm25_k1": 0.9, "bm25_b": 0.4}
+    image = {"kc": None, "k": 2, "faiss_search": "", "clip_arch": "tiny-demo", "clip_pretrained": None}
+    config = {
+        "knowledge": {KB: {}},
+        "datasets": {dataset: {"task": task, "images_dir": images_dir}},
+        "retrieval": {"text": text, "image": image},
         "experts": {"views": ["none", "text", "image"], "seeds": [1]},
         "moe": {"variants": ["text+image"], "gate": "per_label"},
     }
+    return build_manifest(config, dataset, results_dir)
 
 
 def _expert(folder: Path, encoder_dir: Path, task: str, labels: list[str], view: str, favour: int) -> None:
@@ -184,7 +171,7 @@ def build_toy_run(root: Path) -> Path:
     for dataset, task, labels in (("toy_ner", "ner", NER_LABELS), ("toy_re", "re", RE_LABELS)):
         (run / dataset / "predict").mkdir(parents=True)
         (run / dataset / "predict" / "run.json").write_text(
-            json.dumps(_manifest(dataset, task, "../post_images"))
+            json.dumps(_manifest(dataset, task, str(posts_images), str(run)))
         )
         favour = {"text": 3, "image": 1, "none": 0} if task == "ner" else {"text": 1, "image": 2, "none": 0}
         for view in ("text", "image", "none"):
@@ -445,7 +432,9 @@ def test_the_workflow_writes_the_manifest_the_loader_reads(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-3000:]
     layout = RunLayout.open(tmp_path / "results", "demo_mner")
-    assert _keys(layout.manifest) == _keys(_manifest("demo_mner", "ner", "x"))  # the fixture runs mirror it
+    assert _keys(layout.manifest) == _keys(
+        _manifest("demo_mner", "ner", "x", "results")
+    )  # the fixture runs mirror it
     assert layout.task == "ner" and layout.manifest["text"]["k"] == 1  # tests/config.tiny.yaml
     assert layout.images_dir() == tmp_path / "results" / "demo" / "world" / "mner_images"
     assert (

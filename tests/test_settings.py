@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 import yaml
@@ -229,3 +230,84 @@ def test_flags_and_json_round_trip() -> None:
 def test_json_settings_errors_name_the_key(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         settings_from_json(TrainConfig, text, "--settings")
+
+
+# Each rule's --settings JSON (more_ie.config.stage_settings) with the command it is passed to and
+# that command's other required arguments (dummies: only parsing is tested).
+def _rule_settings(config: dict) -> dict[str, tuple[list[str], str]]:
+    from more_ie.config import stage_settings as stage
+
+    kc, dataset = next(iter(config["knowledge"])), next(iter(config["datasets"]))
+    source = config["knowledge"][kc]["source"]
+    split = ["--split", "s.parquet"]
+    return {
+        "demo_world": (["demo-world", "--out", "o"], stage.demo_world(config)),
+        "corpus_shard": (
+            ["corpus-shard", "--source", "s", "--shard", "0", "--shards", "1", "--out", "o"],
+            stage.corpus_shard(config, kc, source),
+        ),
+        "text_kc": (
+            ["text-kc", "--shard-file", "s", "--redirects", "r", "--shard", "0", "--out", "o"],
+            stage.text_kc(config, kc),
+        ),
+        "image_kc": (["image-kc", "--redirects", "r", "--out", "o", "s"], stage.image_kc(config, kc)),
+        "download_images": (
+            ["download-images", "--image-kc", "k", "--images-dir", "i", "--manifest", "m"],
+            stage.download_images(config, kc),
+        ),
+        "retrieve_text": (
+            ["retrieve-text", *split, "--index", "i", "--kc-dir", "k", "--out", "o"],
+            stage.retrieve_text(config),
+        ),
+        "retrieve_random": (
+            ["retrieve-random", *split, "--view", "random_image", "--out", "o", "k"],
+            stage.retrieve_random(config, "random_image"),
+        ),
+        "clip_encode_kc": (
+            ["clip-encode-kc", "--image-kc", "k", "--shard", "0", "--shards", "1", "--emb-out", "e"]
+            + ["--ids-out", "i"],
+            stage.clip_encode_kc(config),
+        ),
+        "image_index": (
+            ["image-index", "--out", "o", "--ids-out", "i", "--emb", "e", "--ids", "d"],
+            stage.image_index(config),
+        ),
+        "retrieve_image": (
+            ["retrieve-image", *split, "--index", "i", "--ids", "d", "--image-kc", "k", "--out", "o"],
+            stage.retrieve_image(config),
+        ),
+        "gate_features": (["gate-features", *split, "--out", "o"], stage.gate_features(config)),
+        "train_expert": (
+            ["train-expert", "--task", "ner", "--view", "text", "--out-dir", "o"]
+            + [arg for split_name in ("train", "dev", "test") for arg in (f"--{split_name}", "x")],
+            stage.train_expert(config, dataset),
+        ),
+        "moe": (
+            ["moe", "--task", "ner", "--dataset", "d", "--expert", "a=x", "--variant", "v=a,a", "--dev", "d"]
+            + ["--test", "t", "--dev-features", "f", "--test-features", "g", "--out", "o"],
+            stage.moe(config),
+        ),
+    }
+
+
+@pytest.mark.parametrize("config_file", ["config.yaml", "config.demo.yaml", "tests/config.tiny.yaml"])
+def test_every_rule_settings_json_reaches_its_command(config_file: str) -> None:
+    """What a rule passes as --settings parses with its command, and every value arrives."""
+    from more_ie.cli import build_parser
+    from more_ie.config import load_config, stage_settings
+
+    config = load_config(REPO / config_file)
+    calls = _rule_settings(config)
+    public = {name for name in vars(stage_settings) if name.islower() and not name.startswith("_")}
+    assert set(calls) == public - {
+        "as_settings",
+        "annotations",
+        "json",
+    }, "a stage_settings function is not tested"
+    parser = build_parser()
+    for name, (argv, text) in calls.items():
+        args = parser.parse_args([*argv, "--settings", text])
+        built = [settings_from_args(cls, args) for cls in args.settings_classes]
+        for key, value in json.loads(text).items():
+            value = tuple(value) if isinstance(value, list) else value
+            assert any(getattr(s, key, object()) == value for s in built), f"{name}: {key} did not arrive"

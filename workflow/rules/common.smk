@@ -15,6 +15,10 @@ REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "src"))  # the more_ie package, also when it is not installed
 
 from more_ie.config import ConfigError, check_local_path, validate_config  # noqa: E402
+from more_ie.config import retrieval_kc as config_retrieval_kc  # noqa: E402
+
+# Each rule's --settings JSON (its stage's config values): stage_settings.<rule>(config, ...)
+from more_ie.config import stage_settings  # noqa: E402
 from more_ie.moe.pairs import variant_pairs  # noqa: E402  (torch-free: the MoE variants' expert pairs)
 
 # config.yaml (the paper's setup) is the default. A --configfile replaces it rather than being
@@ -174,18 +178,6 @@ def expert_seeds(view):
     return config["experts"]["seeds"]
 
 
-# experts keys that are not TrainConfig settings (they choose which experts exist).
-EXPERT_SELECTION_KEYS = ("seeds", "views")
-
-
-def expert_settings(dataset):
-    """A dataset's expert settings as one JSON string: the experts block with the dataset's own
-    `experts` overrides applied. Passed to train-expert as --settings (quoted with :q)."""
-    settings = {k: v for k, v in config["experts"].items() if k not in EXPERT_SELECTION_KEYS}
-    settings.update(config["datasets"][dataset].get("experts", {}))
-    return as_settings(settings)
-
-
 def all_targets():
     targets = []
     for kc in config["knowledge"]:
@@ -243,8 +235,7 @@ def _download_spec(wildcards):
 
 
 def retrieval_kc(view):
-    """The knowledge corpus a retrieval view reads (the first configured one by default)."""
-    return config["retrieval"][view]["kc"] or next(iter(config["knowledge"]))
+    return config_retrieval_kc(config, view)
 
 
 def text_kc_shards(kc):
@@ -269,62 +260,6 @@ def image_download_shard_ids(kc):
 
 
 # ----------------------------------------------------------------------------------------------
-# stage settings: every stage gets its config values as one JSON object (--settings, quoted with :q);
-# its keys are fields of the command's settings dataclasses (more_ie/*/settings.py), which check them.
-# ----------------------------------------------------------------------------------------------
-
-
-def as_settings(values):
-    return json.dumps(values, sort_keys=True)
-
-
-def corpus_shard_settings(kc, shard):
-    source = kc_shard_source(kc, shard)[1]
-    return as_settings(
-        {"max_page_chars": kc_config(kc)["max_page_chars"]}
-        | {key: source[key] for key in ("title_field", "text_field", "images_field")}
-    )
-
-
-def kc_settings(kc, *keys):
-    """text_kc: include_disambiguation, min_sentence_chars; image_kc: include_disambiguation and the images block."""
-    cfg = kc_config(kc)
-    values = {key: cfg[key] for key in keys}
-    if "images" in keys:
-        values.pop("images")
-        values |= {key: cfg["images"][key] for key in ("upload_base", "thumb_width")}
-    return as_settings(values)
-
-
-def download_settings(kc):
-    """One download job's per-host budget is the configured total split over the shard jobs (all may run at once)."""
-    images = kc_config(kc)["images"]
-    rate = images["requests_per_second"]
-    per_job = None if rate is None else rate / images["download_shards"]
-    return as_settings({"max_in_flight": IMAGE["max_in_flight"], "requests_per_second": per_job})
-
-
-def text_retrieval_settings():
-    text = config["retrieval"]["text"]
-    return as_settings({"k": text["k"], "k1": text["bm25_k1"], "b": text["bm25_b"]})
-
-
-def random_retrieval_settings(view):
-    k = config["retrieval"]["text" if view == "random_text" else "image"]["k"]
-    return as_settings({"k": k, "seed": config["retrieval"]["seed"]})
-
-
-def demo_scale_settings():
-    """The demo block minus where it goes and its seed (the demo-world command's --out and --seed)."""
-    return as_settings({k: v for k, v in config["demo"].items() if k not in ("out_dir", "seed")})
-
-
-def image_settings(*keys):
-    """retrieval.image keys; every CLIP job also gets the CLIP ones (one CLIP for retrieval and gate)."""
-    return as_settings({key: IMAGE[key] for key in ("clip_arch", "clip_pretrained", "batch_size", *keys)})
-
-
-# ----------------------------------------------------------------------------------------------
 # experts (experts.smk)
 # ----------------------------------------------------------------------------------------------
 
@@ -345,12 +280,6 @@ def expert_retrieval(w, split):
 
 
 MOE = config["moe"]
-
-
-def gate_feature_settings():
-    return as_settings(
-        json.loads(image_settings()) | {k: MOE[k] for k in ("gate_text_encoder", "gate_image_features")}
-    )
 
 
 def moe_variant_args():
@@ -394,39 +323,10 @@ CASE_STUDY_SEED = 0
 
 
 def predict_manifest(dataset):
-    """What prediction needs to know about the run, from the config that trained it. Paths are
-    relative to the run folder (RESULTS), so a copied or moved run folder still works."""
-    text_kc, image_kc = retrieval_kc("text"), retrieval_kc("image")
-    images = dataset_config(dataset)["images_dir"]
-    text, image = config["retrieval"]["text"], config["retrieval"]["image"]
-    return {
-        "dataset": dataset,
-        "task": dataset_config(dataset)["task"],
-        # relative to the run folder like every path here (absolute when configured absolute)
-        "images_dir": (
-            None if not images else images if os.path.isabs(images) else os.path.relpath(images, RESULTS)
-        ),
-        "text": {
-            "kc": text_kc,
-            "index": f"index/{text_kc}/bm25",
-            "kc_dir": f"knowledge/{text_kc}/text_kc",
-            "k": text["k"],
-            "k1": text["bm25_k1"],
-            "b": text["bm25_b"],
-        },
-        "image": {
-            "kc": image_kc,
-            "index": f"index/{image_kc}/clip/faiss.index",
-            "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
-            "image_kc": f"knowledge/{image_kc}/image_kc.parquet",
-            "k": image["k"],
-            "faiss_search": image["faiss_search"],
-            "clip_arch": image["clip_arch"],
-            "clip_pretrained": image["clip_pretrained"],
-        },
-        "experts": {"views": list(config["experts"]["views"]), "seeds": list(config["experts"]["seeds"])},
-        "moe": {"variants": list(config["moe"]["variants"]), "gate": config["moe"]["gate"]},
-    }
+    """What prediction needs to know about the run (more_ie.predict.layout.build_manifest)."""
+    from more_ie.predict.layout import build_manifest
+
+    return build_manifest(config, dataset, RESULTS)
 
 
 def case_study_inputs(w):

@@ -23,7 +23,7 @@ rule demo_world:
     params:
         out_dir=lambda w, output: os.path.dirname(output.manifest),
         seed=config["demo"]["seed"],
-        settings=demo_scale_settings(),
+        settings=stage_settings.demo_world(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie demo-world --out {params.out_dir:q} --seed {params.seed:q}"
         " --settings {params.settings:q} --log {log:q}"

@@ -37,7 +37,7 @@ rule train_expert:
             if input[f"{s}_retrieval"]
         ),
         # already quoted: inserted as is
-        settings=lambda w: expert_settings(w.dataset),
+        settings=lambda w: stage_settings.train_expert(config, w.dataset),
     shell:
         "$MORE_IE_PYTHON -m more_ie train-expert --task {params.task:q} --view {wildcards.view:q}"
         " --train {input.train:q} --dev {input.dev:q} --test {input.test:q} {params.retrieval}"

@@ -27,7 +27,7 @@ rule corpus_shard:
         index_arg=lambda w: (
             f"--index {shlex.quote(kc_index_file(w.kc, w.shard))}" if kc_index_file(w.kc, w.shard) else ""
         ),
-        settings=lambda w: corpus_shard_settings(w.kc, w.shard),
+        settings=lambda w: stage_settings.corpus_shard(config, w.kc, kc_shard_source(w.kc, w.shard)[1]),
     shell:
         "$MORE_IE_PYTHON -m more_ie corpus-shard --kind {params.kind:q} --source {input.source:q} {params.index_arg}"
         " --shard {params.local_shard:q} --shards {params.shards:q} --settings {params.settings:q}"
@@ -70,7 +70,7 @@ rule text_kc:
         mem_mb=mem(4000),
         runtime=60,
     params:
-        settings=lambda w: kc_settings(w.kc, "include_disambiguation", "min_sentence_chars"),
+        settings=lambda w: stage_settings.text_kc(config, w.kc),
     shell:
         "$MORE_IE_PYTHON -m more_ie text-kc --shard-file {input.shard:q} --redirects {input.redirects:q}"
         " --shard $((10#{wildcards.shard})) --settings {params.settings:q} --out {output:q} --log {log:q}"
@@ -92,7 +92,7 @@ rule image_kc:
         mem_mb=mem(4000),
         runtime=30,
     params:
-        settings=lambda w: kc_settings(w.kc, "include_disambiguation", "images"),
+        settings=lambda w: stage_settings.image_kc(config, w.kc),
     shell:
         "$MORE_IE_PYTHON -m more_ie image-kc --redirects {input.redirects:q} --settings {params.settings:q}"
         " --out {output:q} --log {log:q} {input.shards:q}"

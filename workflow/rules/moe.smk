@@ -19,7 +19,7 @@ rule gate_features:
         gpu=1,
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        settings=gate_feature_settings(),
+        settings=stage_settings.gate_features(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie gate-features --split {input:q} --images-dir {params.images_dir:q}"
         " --settings {params.settings:q} --workers {threads} --out {output:q} --log {log:q}"
@@ -56,20 +56,12 @@ rule moe:
         task=lambda w: dataset_config(w.dataset)["task"],
         experts=lambda w: [f"{name}={folder}" for name, folder in dataset_experts(w.dataset).items()],
         variants=moe_variant_args(),
-        gate=MOE["gate"],
-        epochs=MOE["epochs"],
-        batch_size=MOE["batch_size"],
-        lr=MOE["lr"],
-        holdout=MOE["holdout"],
-        resamples=MOE["bootstrap_resamples"],
-        bootstrap_seed=MOE["bootstrap_seed"],
+        settings=stage_settings.moe(config),
         config_hash=lambda w: result_config_hash(w.dataset),
     shell:
         "$MORE_IE_PYTHON -m more_ie moe --task {params.task:q} --dataset {wildcards.dataset:q} --expert {params.experts:q}"
         " --variant {params.variants:q} --dev {input.dev:q} --test {input.test:q}"
-        " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --gate {params.gate:q}"
-        " --epochs {params.epochs:q} --batch-size {params.batch_size:q} --lr {params.lr:q} --holdout {params.holdout:q}"
-        " --bootstrap-resamples {params.resamples:q} --bootstrap-seed {params.bootstrap_seed:q}"
+        " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --settings {params.settings:q}"
         " --config-hash {params.config_hash:q} --out {output.result:q} --gates-dir {output.gates:q} --log {log:q}"
 
 

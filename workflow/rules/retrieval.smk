@@ -62,7 +62,7 @@ rule retrieve_text:
         runtime=60,
     params:
         kc_dir=lambda w: f"{RESULTS}/knowledge/{retrieval_kc('text')}/text_kc",
-        settings=text_retrieval_settings(),
+        settings=stage_settings.retrieve_text(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-text --split {input.split:q} --index {input.index:q} --kc-dir {params.kc_dir:q}"
         " --settings {params.settings:q} --threads {threads} --out {output:q} --log {log:q}"
@@ -86,7 +86,7 @@ rule retrieve_random:
         mem_mb=mem(4000),
         runtime=20,
     params:
-        settings=lambda w: random_retrieval_settings(w.view),
+        settings=lambda w: stage_settings.retrieve_random(config, w.view),
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-random --split {input.split:q} --view {wildcards.view:q}"
         " --settings {params.settings:q} --out {output:q} --log {log:q} {input.kc:q}"
@@ -119,7 +119,7 @@ rule download_kc_images:
     params:
         images_dir=f"{RESULTS}/knowledge/{{kc}}/images",
         shards=lambda w: kc_config(w.kc)["images"]["download_shards"],
-        settings=lambda w: download_settings(w.kc),
+        settings=lambda w: stage_settings.download_images(config, w.kc),
     shell:
         "$MORE_IE_PYTHON -m more_ie download-images --log {log:q} --image-kc {input:q} --images-dir {params.images_dir:q}"
         " --shard $((10#{wildcards.shard})) --shards {params.shards:q} --settings {params.settings:q} --manifest {output:q}"
@@ -169,7 +169,7 @@ rule clip_encode_kc:
         gpu=1,
     params:
         shards=IMAGE["shards"],
-        settings=image_settings(),
+        settings=stage_settings.clip_encode_kc(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie clip-encode-kc --image-kc {input:q} --shard $((10#{wildcards.shard}))"
         " --shards {params.shards:q} --settings {params.settings:q} --workers {threads}"
@@ -195,7 +195,7 @@ rule image_index:
         mem_mb=mem(32000),
         runtime=4 * 60,
     params:
-        settings=as_settings({"faiss_factory": IMAGE["faiss_factory"]}),
+        settings=stage_settings.image_index(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie image-index --settings {params.settings:q} --out {output.index:q} --ids-out {output.ids:q}"
         " --log {log:q} --emb {input.emb:q} --ids {input.ids:q}"
@@ -223,7 +223,7 @@ rule retrieve_image:
         gpu=1,
     params:
         images_dir=lambda w: dataset_config(w.dataset)["images_dir"] or "none",
-        settings=image_settings("k", "faiss_search"),
+        settings=stage_settings.retrieve_image(config),
     shell:
         "$MORE_IE_PYTHON -m more_ie retrieve-image --split {input.split:q} --images-dir {params.images_dir:q}"
         " --index {input.index:q} --ids {input.ids:q} --image-kc {input.kc:q} --settings {params.settings:q}"

@@ -6,6 +6,7 @@ from more_ie.config.validate import (
     check_local_path,
     load_config,
     missing_local_paths,
+    retrieval_kc,
     validate_config,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "check_local_path",
     "load_config",
     "missing_local_paths",
+    "retrieval_kc",
     "validate_config",
 ]

@@ -151,3 +151,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: the config must be a mapping")
     return validate_config(config, where=str(path))
+
+
+def retrieval_kc(config: dict, view: str) -> str:
+    """The knowledge corpus a retrieval view ("text" or "image") reads: its ``kc``, else the first one."""
+    return config["retrieval"][view]["kc"] or next(iter(config["knowledge"]))

@@ -6,10 +6,9 @@ Names are imported lazily (PEP 562) so that registering the command does not imp
 
 from __future__ import annotations
 
-from typing import Any
+from more_ie.lazy import lazy_exports
 
-__all__ = ["MoRe", "Post", "read_posts", "RunLayout", "RunError", "load_gate"]
-_WHERE = {
+_EXPORTS = {
     "MoRe": "api",
     "Post": "io",
     "read_posts": "io",
@@ -17,11 +16,6 @@ _WHERE = {
     "RunError": "layout",
     "load_gate": "layout",
 }
+__all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(f"more_ie.predict.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

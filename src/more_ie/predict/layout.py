@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,45 @@ RETRIEVAL_VIEWS = ("text", "image")  # views whose retrieval prediction can run 
 
 class RunError(ValueError):
     """A trained run lacks something prediction needs (the message names the file)."""
+
+
+def build_manifest(config: dict, dataset: str, results_dir: str) -> dict:
+    """What prediction needs to know about a run, from the validated config that trained it (the
+    predict_manifest rule writes it to MANIFEST). Paths are relative to the run folder
+    (``results_dir``), so a copied or moved run folder still works; a path configured absolute
+    stays absolute."""
+    from more_ie.config import retrieval_kc
+
+    text_kc, image_kc = retrieval_kc(config, "text"), retrieval_kc(config, "image")
+    images = config["datasets"][dataset]["images_dir"]
+    text, image = config["retrieval"]["text"], config["retrieval"]["image"]
+    return {
+        "dataset": dataset,
+        "task": config["datasets"][dataset]["task"],
+        "images_dir": (
+            None if not images else images if os.path.isabs(images) else os.path.relpath(images, results_dir)
+        ),
+        "text": {
+            "kc": text_kc,
+            "index": f"index/{text_kc}/bm25",
+            "kc_dir": f"knowledge/{text_kc}/text_kc",
+            "k": text["k"],
+            "k1": text["bm25_k1"],
+            "b": text["bm25_b"],
+        },
+        "image": {
+            "kc": image_kc,
+            "index": f"index/{image_kc}/clip/faiss.index",
+            "ids": f"index/{image_kc}/clip/faiss_ids.parquet",
+            "image_kc": f"knowledge/{image_kc}/image_kc.parquet",
+            "k": image["k"],
+            "faiss_search": image["faiss_search"],
+            "clip_arch": image["clip_arch"],
+            "clip_pretrained": image["clip_pretrained"],
+        },
+        "experts": {"views": list(config["experts"]["views"]), "seeds": list(config["experts"]["seeds"])},
+        "moe": {"variants": list(config["moe"]["variants"]), "gate": config["moe"]["gate"]},
+    }
 
 
 def _read_json(path: Path, hint: str = "") -> Any:
