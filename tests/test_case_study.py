@@ -10,9 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from more_ie.predict.settings import CaseStudySettings, PredictSettings
 from test_predict import NER_LABELS, toy_run  # noqa: F401  (the session fixture)
 
 pytest.importorskip("pyserini")
+TEXT_IMAGE = PredictSettings(variant="text+image", device="cpu", threads=1)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TEST_POSTS = [
     (
@@ -68,7 +70,7 @@ def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_pa
 
     _test_split(toy_run)
     page = tmp_path / "case_study.html"
-    summary = write_case_study(toy_run, "toy_ner", page, n=3, seed=1, variant="text+image")
+    summary = write_case_study(toy_run, "toy_ner", page, CaseStudySettings(3, 1), TEXT_IMAGE)
     html = page.read_text()
     assert summary["posts"] == 3 and html.count("<div class='post'>") == 3
     # every sampled post shows both experts, the MoE row and the gold row, and the gate table
@@ -80,7 +82,7 @@ def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_pa
     assert "random weights" in html  # the tiny CLIP's weights are random, and the page says so
     assert "data:image/png;base64," in html or "image: none" in html
     same = tmp_path / "again.html"
-    write_case_study(toy_run, "toy_ner", same, n=3, seed=1, variant="text+image")
+    write_case_study(toy_run, "toy_ner", same, CaseStudySettings(3, 1), TEXT_IMAGE)
     assert same.read_text() == html  # seeded
 
 
@@ -92,7 +94,7 @@ def test_case_study_page_renders_in_headless_chromium(toy_run: Path, tmp_path: P
 
     _test_split(toy_run)
     page = tmp_path / "case_study.html"
-    write_case_study(toy_run, "toy_ner", page, n=4, seed=0, variant="text+image")
+    write_case_study(toy_run, "toy_ner", page, CaseStudySettings(4, 0), TEXT_IMAGE)
     png = tmp_path / "case_study.png"
     _screenshot(page, png, tmp_path / "profile")
     with Image.open(png) as shot:

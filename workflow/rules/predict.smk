@@ -39,8 +39,8 @@ rule case_study:
     params:
         # the run folder: {run}/{dataset}/case_study.html
         run_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
-        posts=CASE_STUDY_POSTS,
-        seed=CASE_STUDY_SEED,
+        posts=CASE_STUDY.posts,
+        seed=CASE_STUDY.seed,
     shell:
         "$MORE_IE_PYTHON -m more_ie predict --run-dir {params.run_dir:q} --dataset {wildcards.dataset:q}"
         " --case-study {params.posts:q} --seed {params.seed:q} --threads {threads} --device cpu"

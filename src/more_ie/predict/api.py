@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from more_ie.predict.features import GateFeaturizer
 from more_ie.predict.io import Post, post_from_record
 from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, load_gate
 from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
+from more_ie.predict.settings import BatchSettings, PredictSettings
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class MoRe:
         mode: str,
         variant: str | None,
         device: torch.device,
-        threads: int = 1,
+        threads: int,
         ner: "MoRe | None" = None,
     ):
         self.layout, self.experts, self.gate, self.mode, self.variant = layout, experts, gate, mode, variant
@@ -112,22 +113,22 @@ class MoRe:
         cls,
         run_dir: str | Path = "results",
         dataset: str | None = None,
-        variant: str | None = None,
-        pair: int = 0,
-        mixing: str = "moe",
-        no_retrieval: bool = False,
-        expert: str | None = None,
-        device: str = "auto",
-        threads: int = 1,
-        ner_dataset: str | None = None,
+        settings: PredictSettings | None = None,
+        **overrides: Any,
     ) -> "MoRe":
         """Everything a trained run left behind for ``dataset`` (see :mod:`more_ie.predict.layout`).
 
-        ``mixing``: ``moe`` (the saved gate of ``variant`` / ``pair``) or ``average`` (average
-        pooling of the pair, no gate). ``no_retrieval``: the sentence-alone view of ``expert``
-        (default: the pair's first expert that has a retrieval view). ``ner_dataset``: for RE posts
-        without head/tail, the NER dataset (same run) whose predicted entities are paired.
+        ``settings`` (or keywords naming its fields, e.g. ``variant="text+image"``): see
+        :class:`more_ie.predict.settings.PredictSettings`. ``mixing``: ``moe`` (the saved gate of
+        ``variant`` / ``pair``) or ``average`` (average pooling of the pair, no gate).
+        ``no_retrieval``: the sentence-alone view of ``expert`` (default: the pair's first expert
+        that has a retrieval view). ``ner_dataset``: for RE posts without head/tail, the NER
+        dataset (same run) whose predicted entities are paired.
         """
+        chosen = replace(settings or PredictSettings(), **overrides)
+        variant, pair, mixing, expert = chosen.variant, chosen.pair, chosen.mixing, chosen.expert
+        no_retrieval, device, threads = chosen.no_retrieval, chosen.device, chosen.threads
+        ner_dataset = chosen.ner_dataset
         if dataset is None:
             raise RunError("name the dataset of the trained run (e.g. demo_mner)")
         layout = RunLayout.open(run_dir, dataset)
@@ -169,7 +170,7 @@ class MoRe:
                 raise RunError(f"ner_dataset is for RE runs; {dataset} is {layout.task}")
             ner = cls.load(
                 run_dir, ner_dataset, device=device, threads=threads, no_retrieval=no_retrieval, mixing=mixing
-            )
+            )  # the NER run's own headline variant and first pair
             if ner.task != "ner":
                 raise RunError(f"{ner_dataset} is not an NER dataset")
         logger.info(
@@ -204,7 +205,7 @@ class MoRe:
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(
-        self, posts: Sequence[Post | dict], batch_size: int = 32, details: bool = False
+        self, posts: Sequence[Post | dict], batch_size: int = BatchSettings.batch_size, details: bool = False
     ) -> list[dict]:
         """One output record per post, in order (see ``predict/io.py`` for the input fields)."""
         parsed = [p if isinstance(p, Post) else post_from_record(p) for p in posts]

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from more_ie.experts.spans import bio_to_spans
 from more_ie.predict.api import MoRe
 from more_ie.predict.io import Post
+from more_ie.predict.settings import CaseStudySettings, PredictSettings
 from more_ie.utils import atomic_open
 from more_ie.wiki.sentences import strip_anchors
 
@@ -176,19 +177,13 @@ def write_case_study(
     run_dir: str | Path,
     dataset: str,
     out: str | Path,
-    n: int = 6,
-    seed: int = 0,
-    variant: str | None = None,
-    pair: int = 0,
-    mixing: str = "moe",
-    device: str = "cpu",
-    threads: int = 1,
+    case: CaseStudySettings = CaseStudySettings(),
+    settings: PredictSettings = PredictSettings(),
 ) -> dict:
+    n, seed = case.posts, case.seed
     if n < 1:
         raise ValueError("the case study needs at least one post")
-    model = MoRe.load(
-        run_dir, dataset, variant=variant, pair=pair, mixing=mixing, device=device, threads=threads
-    )
+    model = MoRe.load(run_dir, dataset, settings)
     layout = model.layout
     split = layout.run_dir / dataset / "data" / "test.parquet"
     if not split.is_file():
@@ -230,7 +225,8 @@ def write_case_study(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Case study: {html.escape(dataset)}</title>"
         f"<style>{STYLE}</style></head><body><h1>Case study: {html.escape(dataset)} ({model.task.upper()})</h1>"
         f"<p>{len(chosen)} test posts drawn with seed {seed}; {html.escape(info['mode'])} of "
-        f"{html.escape(' + '.join(info['experts']))} (variant {html.escape(str(info['variant']))}, pair {pair}). "
+        f"{html.escape(' + '.join(info['experts']))} "
+        f"(variant {html.escape(str(info['variant']))}, pair {settings.pair}). "
         "Entities: <span class='ent ok'>correct</span> <span class='ent bad'>wrong</span> "
         "<span class='ent gold miss'>missed by the MoE</span>. Retrieved: the top 3 of each view.</p>"
         f"{warning}{''.join(sections)}</body></html>"

@@ -12,6 +12,9 @@ import logging
 import sys
 import time
 
+from more_ie.predict.settings import BatchSettings, CaseStudySettings, PredictSettings
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
+
 logger = logging.getLogger(__name__)
 
 EXIT_SOME_LINES_FAILED = 2
@@ -21,50 +24,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("the trained run")
     run.add_argument("--run-dir", default="results", help="the run folder Snakemake wrote (default: results)")
     run.add_argument("--dataset", required=True, help="the dataset the run was trained on, e.g. twitter2017")
-    run.add_argument(
-        "--variant", default=None, help="MoE variant, e.g. text+image (default: moe_f1.json's headline)"
-    )
-    run.add_argument("--pair", type=int, default=0, help="which seed pair of the variant (default: 0)")
-    run.add_argument(
-        "--mixing",
-        choices=["moe", "average"],
-        default="moe",
-        help="moe: the saved gate; average: average pooling of the pair (no gate)",
-    )
-    run.add_argument(
-        "--no-retrieval",
-        action="store_true",
-        help="fast path: one CVA-trained expert on the sentence alone (no BM25, CLIP or gate)",
-    )
-    run.add_argument(
-        "--expert", default=None, help="--no-retrieval: which expert, e.g. text-s1 (default: the pair's)"
-    )
-    run.add_argument(
-        "--ner-dataset",
-        default=None,
-        help="RE: predict entities with this NER dataset's run and relate every pair of them",
-    )
     io = parser.add_argument_group("posts")
     io.add_argument("--input", help="JSONL of posts {id, text|tokens, image?, head?, tail?}")
     io.add_argument(
         "--images-dir",
         default=None,
-        help="relative image paths are under this folder " "(default: the input file's folder)",
+        help="relative image paths are under this folder (default: the input file's folder)",
     )
     io.add_argument("--out", default="-", help="JSONL of predictions (default: stdout)")
     io.add_argument(
         "--case-study",
         type=int,
+        nargs="?",
+        const=CaseStudySettings.posts,
         default=None,
         metavar="N",
-        help="instead of --input: N seeded test posts of the dataset, as an HTML page written to --out",
+        help="instead of --input: N seeded test posts of the dataset (default N: "
+        f"{CaseStudySettings.posts}), as an HTML page written to --out",
     )
-    io.add_argument("--seed", type=int, default=0, help="--case-study: sampling seed")
-    speed = parser.add_argument_group("speed")
-    speed.add_argument("--batch-size", type=int, default=32, help="expert inputs per forward pass")
-    speed.add_argument("--chunk", type=int, default=256, help="posts retrieved together")
-    speed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    speed.add_argument("--threads", type=int, default=2, help="torch and BM25 threads")
+    add_dataclass_arguments(parser, PredictSettings)
+    add_dataclass_arguments(parser, BatchSettings)
+    add_dataclass_arguments(parser, CaseStudySettings, skip=("posts",))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -79,52 +59,33 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(
             "give --input FILE (predictions) or --case-study N (the HTML page), not both or neither"
         )
-    if args.batch_size < 1 or args.chunk < 1:
+    settings = settings_from_args(PredictSettings, args)
+    batching = settings_from_args(BatchSettings, args)
+    if batching.batch_size < 1 or batching.chunk < 1:
         raise ValueError("--batch-size and --chunk must be at least 1")
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(settings.threads)
     if args.case_study is not None:
         from more_ie.predict.case_study import write_case_study
 
         if args.out == "-":
             raise ValueError("--case-study writes an HTML page: name it with --out")
-        write_case_study(
-            args.run_dir,
-            args.dataset,
-            args.out,
-            n=args.case_study,
-            seed=args.seed,
-            variant=args.variant,
-            pair=args.pair,
-            mixing=args.mixing,
-            device=args.device,
-            threads=args.threads,
-        )
+        case = settings_from_args(CaseStudySettings, args, posts=args.case_study)
+        write_case_study(args.run_dir, args.dataset, args.out, case, settings)
         return
     posts, errors = read_posts(args.input, args.images_dir)
     if not posts:
         raise ValueError(
             f"{args.input}: none of its {len(errors)} lines could be read (see the errors above)"
         )
-    model = MoRe.load(
-        args.run_dir,
-        args.dataset,
-        variant=args.variant,
-        pair=args.pair,
-        mixing=args.mixing,
-        no_retrieval=args.no_retrieval,
-        expert=args.expert,
-        device=args.device,
-        threads=args.threads,
-        ner_dataset=args.ner_dataset,
-    )
+    model = MoRe.load(args.run_dir, args.dataset, settings)
     start = time.perf_counter()
 
     def predictions():  # type: ignore[no-untyped-def]
         # tqdm draws only on a terminal (disable=None); the log gets one summary line at the end
         with tqdm(total=len(posts), unit="post", desc="predict", disable=None, file=sys.stderr) as bar:
-            for first in range(0, len(posts), args.chunk):
-                chunk = posts[first : first + args.chunk]
-                yield from model.predict(chunk, batch_size=args.batch_size)
+            for first in range(0, len(posts), batching.chunk):
+                chunk = posts[first : first + batching.chunk]
+                yield from model.predict(chunk, batch_size=batching.batch_size)
                 bar.update(len(chunk))
 
     if args.out == "-":
