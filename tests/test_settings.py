@@ -21,7 +21,7 @@ from more_ie.search.settings import (
     ImageSearchSettings,
     RandomRetrievalSettings,
 )
-from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args, settings_from_json
+from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args
 from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -195,6 +195,13 @@ def test_rules_json_settings_override_flags_and_name_unknown_keys() -> None:
     assert settings_from_args(KcOptions, bare).include_disambiguation is True  # a bare flag, as before
 
 
+def settings_from_json(cls: type, text: str):  # type: ignore[no-untyped-def]
+    """``cls`` from ``--settings TEXT`` alone, as a rule passes it."""
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, cls)
+    return settings_from_args(cls, parser.parse_args(["--settings", text]))
+
+
 def test_tuple_settings_take_a_fixed_number_of_values() -> None:
     parser = argparse.ArgumentParser()
     add_dataclass_arguments(parser, DemoScale)
@@ -202,9 +209,9 @@ def test_tuple_settings_take_a_fixed_number_of_values() -> None:
     assert scale.ner_sizes == (10, 5, 5) and scale == dataclasses.replace(DemoScale(), ner_sizes=(10, 5, 5))
     with pytest.raises(SystemExit):
         parser.parse_args(["--ner-sizes", "10", "5"])
-    assert settings_from_json(DemoScale, '{"re_sizes": [1, 2, 3]}', "x").re_sizes == (1, 2, 3)
+    assert settings_from_json(DemoScale, '{"re_sizes": [1, 2, 3]}').re_sizes == (1, 2, 3)
     with pytest.raises(ValueError, match=r"re_sizes must be a list of 3 int"):
-        settings_from_json(DemoScale, '{"re_sizes": [1, 2]}', "x")
+        settings_from_json(DemoScale, '{"re_sizes": [1, 2]}')
 
 
 def test_flags_and_json_round_trip() -> None:
@@ -214,7 +221,7 @@ def test_flags_and_json_round_trip() -> None:
     config = settings_from_args(TrainConfig, args)
     assert config.max_subtokens == 64 and config.head_lr is None and config.cva is False
     assert dataclasses.replace(config, max_subtokens=512, cva=True) == TrainConfig()
-    from_json = settings_from_json(TrainConfig, '{"lr": 1, "max_train_samples": null}', "x")
+    from_json = settings_from_json(TrainConfig, '{"lr": 1, "max_train_samples": null}')
     assert from_json.lr == 1.0 and isinstance(from_json.lr, float)
 
 
@@ -229,7 +236,7 @@ def test_flags_and_json_round_trip() -> None:
 )
 def test_json_settings_errors_name_the_key(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        settings_from_json(TrainConfig, text, "--settings")
+        settings_from_json(TrainConfig, text)
 
 
 # Each rule's --settings JSON (more_ie.config.stage_settings) with the command it is passed to and

@@ -7,8 +7,8 @@ A stage's settings are one dataclass whose fields carry ``metadata={"help": ...}
 * ``--settings JSON`` (added once per command): the keys it names override those flags; the
   workflow's rules pass a stage's validated config block this way, as one quoted argument;
 * :func:`settings_from_args` builds the dataclass back from the parsed flags and ``--settings``,
-  rejecting keys that none of the command's settings classes has, by name;
-* :func:`settings_from_json` reads a whole settings object (missing keys take the defaults).
+  rejecting keys that none of the command's settings classes has, and wrongly typed values, by
+  name.
 
 Only ``int``, ``float``, ``str``, ``bool``, optional versions of them and fixed-length tuples of
 one of them (``tuple[int, int, int]``: a flag taking three values) are supported: that is all a
@@ -178,16 +178,6 @@ def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
                 f"{where}: {name} must be one of {known[name].metadata['choices']}, got {value!r}"
             )
     return checked
-
-
-def settings_from_json(cls: type[T], text: str, where: str, **overrides: Any) -> T:
-    """``cls`` from a JSON object of settings (missing keys take the defaults); an unknown key or a
-    wrongly typed value names itself."""
-    values = _json_object(text, where)
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-        raise ValueError(f"{where}: unknown {cls.__name__} keys {unknown}")
-    return cls(**{**_checked(cls, values, where), **overrides})
 
 
 def defaults(cls: type) -> dict[str, Any]:
