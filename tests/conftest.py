@@ -16,10 +16,12 @@ needs_wiki_sample = pytest.mark.skipif(not WIKI_SAMPLE.exists(), reason=f"{WIKI_
 needs_wiki_vital = pytest.mark.skipif(not WIKI_VITAL.exists(), reason=f"{WIKI_VITAL} is absent")
 
 
-def snakemake_command(workdir: Path, *args: str, config: Path | None = None) -> list[str]:
-    """This repository's workflow run in ``workdir`` on 2 cores, with ``workdir/config.yaml`` (or
-    ``config``); ``args`` go last (targets before options such as --allowed-rules, which take
-    several values)."""
+def snakemake_command(
+    workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2
+) -> list[str]:
+    """This repository's workflow run in ``workdir`` on ``cores`` cores (None: no --cores, e.g.
+    where a profile sets the jobs), with ``workdir/config.yaml`` (or ``config``); ``args`` go last
+    (targets before options such as --allowed-rules, which take several values)."""
     import sys
 
     return [
@@ -32,8 +34,7 @@ def snakemake_command(workdir: Path, *args: str, config: Path | None = None) -> 
         str(workdir),
         "--configfile",
         str(config or workdir / "config.yaml"),
-        "--cores",
-        "2",
+        *(["--cores", str(cores)] if cores is not None else []),
         *args,
     ]
 

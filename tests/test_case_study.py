@@ -108,30 +108,14 @@ def test_case_study_page_renders_in_headless_chromium(toy_run: Path, tmp_path: P
 def test_the_dag_writes_a_case_study_per_dataset_and_the_report_links_it(
     tiny_run: Path, tmp_path: Path
 ) -> None:
-    import sys
-
-    from conftest import REPO
+    from conftest import snakemake_command
 
     for dataset in ("demo_mner", "demo_mnre"):
         html = (tiny_run / "results" / dataset / "case_study.html").read_text()
         assert html.count("<div class='post'>") >= 1 and "<th>gold</th>" in html
     report = tmp_path / "report.html"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tiny_run),
-            "--configfile",
-            str(tiny_run / "config.yaml"),
-            "--cores",
-            "1",
-            "--report",
-            str(report),
-        ],
+        snakemake_command(tiny_run, "--report", str(report), cores=1),
         capture_output=True,
         text=True,
         timeout=600,

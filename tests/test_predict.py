@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, snakemake_command
 from tiny_models import make_tiny_bert
 
 pytest.importorskip("pyserini")
@@ -412,20 +412,7 @@ def test_the_workflow_writes_the_manifest_the_loader_reads(tmp_path: Path) -> No
 
     shutil.copy(REPO / "tests" / "config.tiny.yaml", tmp_path / "config.yaml")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "config.yaml"),
-            "--cores",
-            "1",
-            "results/demo_mner/predict/run.json",
-        ],
+        snakemake_command(tmp_path, "results/demo_mner/predict/run.json", cores=1),
         capture_output=True,
         text=True,
         timeout=900,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, snakemake_command
 
 SLURM_DIR = REPO / "tests" / "slurm"
 ENABLED = (
@@ -47,20 +47,7 @@ TARGET = "results/demo_mner/moe_f1.json"  # the NER half of the tiny DAG keeps C
 
 
 def _slurm_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--profile",
-        str(REPO / "profiles" / "slurm-test"),
-        *args,
-    ]
+    cmd = snakemake_command(workdir, "--profile", str(REPO / "profiles" / "slurm-test"), *args, cores=None)
     # Output goes to a file, not a pipe: the fixture polls SLURM while the run goes on and reads the
     # output only at the end, and a pipe that nobody reads blocks Snakemake once it holds 64 KiB.
     with open(workdir / "snakemake.out", "w") as out:  # the child keeps its own copy of the descriptor
