@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from more_ie.experts.crf import LinearChainCRF
-from more_ie.experts.cva import cva_loss, kl_sum_per_batch
+from more_ie.experts.cva import cva_loss, kl_sum_per_batch, teacher_distribution
 
 
 def _dist(*rows: list[float]) -> torch.Tensor:
@@ -31,10 +31,22 @@ def test_ner_kl_sums_over_valid_tokens_and_divides_by_batch() -> None:
     assert kl_sum_per_batch(teacher, student, mask).item() == pytest.approx(4 * k / 2)
 
 
-def test_teacher_gets_no_gradient_student_does() -> None:
+class _Head(torch.nn.Module):
+    """The part of an Expert that teacher_distribution calls: distribution(scores, batch)."""
+
+    def __init__(self, crf: LinearChainCRF | None = None):
+        super().__init__()
+        self.crf = crf
+
+    def distribution(self, scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return scores.softmax(-1) if self.crf is None else self.crf.marginals(scores, mask)
+
+
+def test_teacher_logits_get_no_gradient_student_does() -> None:
     teacher_logits = torch.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
     student_logits = torch.tensor([[0.0, 1.0, 0.0]], requires_grad=True)
-    loss = kl_sum_per_batch(teacher_logits.softmax(-1), student_logits.softmax(-1), None)
+    teacher = teacher_distribution(_Head(), teacher_logits, None)
+    loss = kl_sum_per_batch(teacher, student_logits.softmax(-1), None)
     loss.backward()
     assert teacher_logits.grad is None or torch.count_nonzero(teacher_logits.grad) == 0
     assert torch.count_nonzero(student_logits.grad) > 0
@@ -60,14 +72,43 @@ def test_re_loss_is_the_unweighted_sum() -> None:
     assert loss.item() == pytest.approx(3.0 + kl.item())
 
 
-def test_crf_marginal_kl_flows_only_into_the_alone_view() -> None:
+def test_crf_kl_trains_transitions_through_both_views_and_never_the_context_encoder() -> None:
+    """The authors detach the context view's emissions, not its posterior (issue 25)."""
     torch.manual_seed(0)
     crf = LinearChainCRF(3)
-    ctx = torch.randn(2, 4, 3, requires_grad=True)
+    head = _Head(crf)
+    ctx = torch.randn(2, 4, 3, requires_grad=True)  # stands for the context view's encoder output
     alone = torch.randn(2, 4, 3, requires_grad=True)
     mask = torch.tensor([[True] * 4, [True, True, False, False]])
-    loss = kl_sum_per_batch(crf.marginals(ctx, mask), crf.marginals(alone, mask), mask)
+    teacher = teacher_distribution(head, ctx, mask)
+    student = crf.marginals(alone, mask)
+    loss = kl_sum_per_batch(teacher, student, mask)
+    assert loss.item() > 0
+    # the teacher side alone (student held fixed) moves the transitions ...
+    (via_teacher,) = torch.autograd.grad(
+        kl_sum_per_batch(teacher, student.detach(), mask), crf.transitions, retain_graph=True
+    )
+    # ... and so does the student side alone (teacher held fixed)
+    (via_student,) = torch.autograd.grad(
+        kl_sum_per_batch(teacher.detach(), student, mask), crf.transitions, retain_graph=True
+    )
+    assert torch.count_nonzero(via_teacher) > 0 and torch.count_nonzero(via_student) > 0
     loss.backward()
+    assert torch.allclose(crf.transitions.grad, via_teacher + via_student, atol=1e-6)
+    # the context view's encoder gets nothing from the KL; the alone view's does
     assert ctx.grad is None or torch.count_nonzero(ctx.grad) == 0
     assert torch.count_nonzero(alone.grad[0]) > 0
-    assert loss.item() > 0
+
+
+def test_detaching_the_whole_teacher_would_lose_the_teacher_path() -> None:
+    """The form this project had before: same loss value, a different transitions gradient."""
+    torch.manual_seed(1)
+    crf = LinearChainCRF(3)
+    ctx, alone = torch.randn(1, 5, 3), torch.randn(1, 5, 3)
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    authors = kl_sum_per_batch(teacher_distribution(_Head(crf), ctx, mask), crf.marginals(alone, mask), mask)
+    (g_authors,) = torch.autograd.grad(authors, crf.transitions)
+    cut = kl_sum_per_batch(crf.marginals(ctx, mask).detach(), crf.marginals(alone, mask), mask)
+    (g_cut,) = torch.autograd.grad(cut, crf.transitions)
+    assert authors.item() == pytest.approx(cut.item(), rel=1e-6)
+    assert not torch.allclose(g_authors, g_cut, atol=1e-6)

@@ -2,8 +2,11 @@
 
 Each training sentence is seen twice: with its retrieved context (the "context view") and alone
 (the "sentence-alone view"). Both views are trained on the gold labels, and the alone view is
-pulled towards the context view by KL(P_context || P_alone), the context view being a detached
-teacher (no gradient flows into it through the KL term).
+pulled towards the context view by KL(P_context || P_alone). As in the authors' code, the teacher
+side is cut at the context view's *emission scores* (``ext_view_logits.detach()``), not at its
+posterior: the teacher's CRF marginals are computed from detached emissions with the live CRF,
+so the KL term trains the CRF transitions through both views, while the context view's encoder
+and emission layer get no gradient from it (:func:`teacher_distribution`).
 
 The authors' forms (``adaseq/models/sequence_labeling_model.py`` and
 ``relation_extraction_model.py`` at commit 0b054b4, configs ``examples/MoRe/configs/*.yaml``):
@@ -25,14 +28,20 @@ import torch
 EPS = 1e-12
 
 
+def teacher_distribution(model: torch.nn.Module, scores: torch.Tensor, batch: object) -> torch.Tensor:
+    """The context view's distribution as the KL's teacher: its emission scores detached, the head
+    (the CRF's transitions for NER) live. For RE (a softmax head) this equals detaching the
+    probabilities. ``model`` is an :class:`~more_ie.experts.model.Expert`."""
+    return model.distribution(scores.detach(), batch)  # type: ignore[operator]
+
+
 def kl_sum_per_batch(teacher: torch.Tensor, student: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """sum over positions and labels of KL(teacher || student), divided by the batch size.
 
     ``teacher`` and ``student`` are probability distributions over the last axis: [B, T, L] with a
-    [B, T] mask (NER), or [B, L] with no mask (RE). The teacher is detached here, so callers cannot
-    forget the stop-gradient.
+    [B, T] mask (NER), or [B, L] with no mask (RE). The teacher is *not* detached here: build it
+    with :func:`teacher_distribution`, which cuts it where the authors do (at the emissions).
     """
-    teacher = teacher.detach()
     kl = (teacher * ((teacher + EPS).log() - (student + EPS).log())).sum(-1)
     if mask is not None:
         kl = kl * mask.to(kl.dtype)

@@ -29,6 +29,9 @@ class TrainConfig:
     )
     batch_size: int = setting(4, "Sentences per optimizer step before accumulation.")
     grad_accum: int = setting(1, "Gradient accumulation steps.")
+    grad_clip: Optional[float] = setting(
+        None, "Clip the gradient norm to this value before each step; null = no clipping (the authors')."
+    )
     epochs: int = setting(15, "Training epochs; the learning rate decays linearly to 0 over them, per epoch.")
     dropout: float = setting(0.0, "Dropout on the encoder output before the task layer.")
     word_dropout: float = setting(

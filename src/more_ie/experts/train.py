@@ -3,7 +3,8 @@
 The recipe is the MoRe authors' (see :mod:`more_ie.experts.cva` and config.yaml's comments):
 AdamW with the CRF in its own parameter group, a linear decay of every rate to 0 stepped once per
 epoch (``LinearLR(start_factor=1, end_factor=0, total_iters=epochs)``, no warm-up), gradient
-accumulation, and for a view with retrieval the cross-view alignment loss. The model is selected
+accumulation, no gradient clipping (``grad_clip: null``, as their configs), and for a view with
+retrieval the cross-view alignment loss. The model is selected
 by dev F1. The label set comes from the training split only; dev/test labels that train lacks are
 logged and count as missed. NER distributions are the CRF's forward-backward marginals, RE's the
 softmax. Both views are evaluated: the context view (the expert) and the sentence-alone view (the
@@ -25,7 +26,7 @@ import pyarrow as pa
 import torch
 
 from more_ie.experts.context import InputBuilder
-from more_ie.experts.cva import cva_loss
+from more_ie.experts.cva import cva_loss, teacher_distribution
 from more_ie.experts.data import Example, collate, load_examples, read_labels
 from more_ie.experts.encoder import load_encoder, load_tokenizer
 from more_ie.experts.metrics import ner_scores, re_scores
@@ -167,14 +168,15 @@ class ExpertTrainer:
                         self.task,
                         loss,
                         model.loss(alone_scores, alone),
-                        model.distribution(scores, batch),
+                        teacher_distribution(model, scores, batch),
                         model.distribution(alone_scores, alone),
                         batch.word_mask if self.task == "ner" else None,
                         cfg.cva_interpolation,
                     )
                 (loss / cfg.grad_accum).backward()
                 if step % cfg.grad_accum == 0 or first + cfg.batch_size >= len(order):
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    if cfg.grad_clip is not None:  # the authors' configs clip nothing (null)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                     optimizer.step()
                     optimizer.zero_grad()
                 seen += len(chunk)
