@@ -51,7 +51,7 @@ def test_defaults_are_filled_inside_named_blocks() -> None:
         (lambda c: c.update(retrieval={"text": {"k": 0}}), r"retrieval\.text\.k: 0 is less than the minimum"),
         (
             lambda c: c.update(experts={"views": ["none", "video"]}),
-            r"experts\.views\.1: 'video' is not one of",
+            r"experts\.views: 'video' is neither built in",
         ),
         (
             lambda c: c["knowledge"]["kc"]["source"].pop("path"),

@@ -48,7 +48,7 @@ def _manifest(dataset: str, task: str, images_dir: str, results_dir: str) -> dic
         "datasets": {dataset: {"task": task, "images_dir": images_dir}},
         "retrieval": {"text": text, "image": image},
         "experts": {"views": ["none", "text", "image"], "seeds": [1]},
-        "moe": {"variants": ["text+image"], "gate": "per_label"},
+        "moe": {"variants": ["text+image"], "gate": "per_label", "decode": "constrained"},
     }
     return build_manifest(config, dataset, results_dir)
 
@@ -273,6 +273,35 @@ def test_the_gate_decides_which_expert_the_mixture_follows(toy_run: Path) -> Non
         assert a["mixed_tags"] == a["experts"]["text-s1"] and set(a["mixed_tags"]) == {"B-PER"}
         assert b["mixed_tags"] == b["experts"]["image-s1"] and set(b["mixed_tags"]) == {"B-LOC"}
         assert [e["type"] for e in b["entities"]] == ["LOC"] * len(b["tokens"])
+
+
+def test_mixtures_decode_as_the_run_scored_them(
+    toy_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The manifest's moe.decode reaches the mixture's tags; a manifest from before the setting
+    existed decodes by per-token argmax (as that run was scored) and says so in the log."""
+    import logging
+
+    from more_ie.predict import MoRe, RunError
+    from more_ie.predict.layout import RunLayout
+
+    model = MoRe.load(toy_run, "toy_ner", variant="text+image", mixing="average", device="cpu")
+    assert model.decode == "constrained" and model.describe()["decode"] == "constrained"
+    assert MoRe.load(toy_run, "toy_ner", no_retrieval=True, device="cpu").describe()["decode"] == "viterbi"
+    # a mixture whose argmax is O I-PER: the run's decoder gives a legal path, argmax does not
+    dist = np.array([[0.6, 0.05, 0.05, 0.3, 0.0], [0.1, 0.05, 0.05, 0.2, 0.6]])
+    assert [model.labels[t] for t in model._path(dist, None)] == ["B-PER", "I-PER"]
+    entities = model._entities(["Ada", "Lovelace"], dist, model._path(dist, None))
+    assert [(e["start"], e["end"], e["type"], e["confidence"]) for e in entities] == [(0, 2, "PER", 0.45)]
+    old = json.loads((toy_run / "toy_ner" / "predict" / "run.json").read_text())
+    del old["moe"]["decode"]
+    with caplog.at_level(logging.INFO, logger="more_ie.predict.layout"):
+        assert RunLayout(tmp_path, "toy_ner", old).decode() == "argmax"
+    assert "no moe.decode in the manifest" in caplog.text
+    model.decode = "argmax"  # what an old run's model holds
+    assert [model.labels[t] for t in model._path(dist, None)] == ["O", "I-PER"]
+    with pytest.raises(RunError, match="moe.decode 'viterbi'"):
+        RunLayout(tmp_path, "toy_ner", {**old, "moe": {**old["moe"], "decode": "viterbi"}}).decode()
 
 
 def test_batched_prediction_equals_one_post_at_a_time(toy_run: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from more_ie.contexts.settings import ImportSettings, RandomContextSettings
 from more_ie.demo.settings import DEMO_SEED, DemoScale
 from more_ie.download.settings import DownloadSettings
 from more_ie.experts.settings import TrainConfig
@@ -55,7 +56,8 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
     assert not extra, f"schema keys without a {cls.__name__} field: {sorted(extra)}"
     if block == "experts":
         overridable = set(SCHEMA["definitions"]["dataset"]["properties"]["experts"]["propertyNames"]["enum"])
-        assert overridable == set(fields) - selection
+        # a dataset may override every TrainConfig field, and choose its own views
+        assert overridable == (set(fields) - selection) | {"views"}
 
 
 def _schema_block(path: str) -> dict:
@@ -81,6 +83,12 @@ STAGE_SETTINGS = [
     ),
     ("retrieval.image", DownloadSettings, {"max_in_flight": "max_in_flight"}),
     ("retrieval", RandomRetrievalSettings, {"seed": "seed"}),
+    ("retrieval", RandomContextSettings, {"seed": "seed"}),
+    (
+        "#imported_context",
+        ImportSettings,
+        {"max_missing_share": "max_missing_share", "source": "source"},
+    ),
     (
         "moe",
         GateFeatureSettings,
@@ -142,7 +150,23 @@ def test_every_stage_setting_of_the_schema_has_its_dataclass_field() -> None:
             loose -= {"text", "image"}
         if block == "moe":
             loose -= set(defaults(MoeConfig)) | {"variants"}
+        if block == "#imported_context":
+            loose -= {"format"}  # required, so without a default: test_imported_context_format
         assert not loose, f"{block}: schema keys without a settings field {sorted(loose)}"
+
+
+def test_imported_context_format() -> None:
+    """An imported view's format is required in the config (no silent default); its choices and
+    help are ImportSettings'."""
+    from more_ie.contexts.settings import FORMATS
+
+    spec = SCHEMA["definitions"]["imported_context"]
+    assert "format" in spec["required"] and "default" not in spec["properties"]["format"]
+    assert spec["properties"]["format"]["enum"] == list(FORMATS)
+    assert (
+        spec["properties"]["format"]["description"]
+        == ImportSettings.__dataclass_fields__["format"].metadata["help"]
+    )
 
 
 def test_constant_defaults_equal_schema() -> None:
@@ -247,7 +271,21 @@ def _rule_settings(config: dict) -> dict[str, tuple[list[str], str]]:
     kc, dataset = next(iter(config["knowledge"])), next(iter(config["datasets"]))
     source = config["knowledge"][kc]["source"]
     split = ["--split", "s.parquet"]
+    # an imported view as a user configures one (these configs import none)
+    imported = {"format": "per_image", "path": "c.txt", "source": "a captioner", "max_missing_share": 0.2}
+    with_contexts = {
+        **config,
+        "datasets": {dataset: {**config["datasets"][dataset], "contexts": {"cap": imported}}},
+    }
     return {
+        "import_contexts": (
+            ["import-contexts", *split, "--file", "f", "--view", "cap", "--out", "o"],
+            stage.import_contexts(with_contexts, dataset, "cap"),
+        ),
+        "randomize_contexts": (
+            ["randomize-contexts", "--cache", "c", "--view", "random_cap", "--out", "o"],
+            stage.randomize_contexts(config),
+        ),
         "demo_world": (["demo-world", "--out", "o"], stage.demo_world(config)),
         "corpus_shard": (
             ["corpus-shard", "--source", "s", "--shard", "0", "--shards", "1", "--out", "o"],

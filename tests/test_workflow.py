@@ -131,6 +131,13 @@ SETTINGS_EDITS = {
         {"gate_features": 4, "moe": 2},
         {"train_expert", "retrieve_text", "retrieve_image", "clip_encode_kc"},
     ),
+    # the NER decoder of the mixtures: the MoE rescores, the manifest (predict decodes the same way),
+    # the case studies and the summary follow; the experts and gate features stay
+    "decode": (
+        lambda c: c["moe"].update(decode="argmax"),
+        {"moe": 2, "predict_manifest": 2, "case_study": 2, "summary": 1},
+        {"train_expert", "gate_features", "retrieve_text", "retrieve_image", "clip_encode_kc"},
+    ),
 }
 
 

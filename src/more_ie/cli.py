@@ -16,6 +16,7 @@ from typing import Sequence
 
 from more_ie import __version__
 from more_ie.config import commands as config_commands
+from more_ie.contexts import commands as contexts_commands
 from more_ie.datasets import commands as datasets_commands
 from more_ie.demo import commands as demo_commands
 from more_ie.download import commands as download_commands
@@ -36,6 +37,7 @@ COMMAND_GROUPS: tuple[Sequence[Command], ...] = (
     wiki_commands.COMMANDS,
     datasets_commands.COMMANDS,
     search_commands.COMMANDS,
+    contexts_commands.COMMANDS,
     experts_commands.COMMANDS,
     moe_commands.COMMANDS,
     (

@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO / "src"))  # the more_ie package, also when it is no
 
 from more_ie.config import ConfigError, check_local_path, validate_config  # noqa: E402
 from more_ie.config import retrieval_kc as config_retrieval_kc  # noqa: E402
+from more_ie.config import views as config_views  # noqa: E402  (each dataset's views and variants)
 
 # Each rule's --settings JSON (its stage's config values): stage_settings.<rule>(config, ...)
 from more_ie.config import stage_settings  # noqa: E402
@@ -151,12 +152,14 @@ def kc_outputs(kc):
     ]
 
 
-# Retrieval views with a cache stage (the "none" view needs no retrieval).
-BUILT_VIEWS = ("text", "image", "random_text", "random_image")
+def dataset_views(dataset):
+    """The dataset's views: its own experts.views, else the top-level list (more_ie.config.views)."""
+    return config_views.dataset_views(config, dataset)
 
 
 def dataset_outputs(dataset):
-    views = [v for v in config["experts"]["views"] if v in BUILT_VIEWS]
+    # every view but "none" reads a retrieval cache (built-in or imported)
+    views = [v for v in dataset_views(dataset) if v != "none"]
     return (
         [split_data(split, dataset) for split in ("train", "dev", "test")]
         + [f"{RESULTS}/{dataset}/data/missing_images.tsv"]
@@ -167,7 +170,7 @@ def dataset_outputs(dataset):
         )
         + [
             f"{RESULTS}/{dataset}/experts/{view}-s{seed}/metrics.json"
-            for view in config["experts"]["views"]
+            for view in dataset_views(dataset)
             for seed in expert_seeds(view)
         ]
         + [f"{RESULTS}/{dataset}/moe_f1.json", f"{RESULTS}/{dataset}/case_study.html"]
@@ -250,6 +253,20 @@ def random_view_kc(view):
 
 
 IMAGE = config["retrieval"]["image"]
+# Imported views over all datasets and their random_ ablations: the import rules' wildcard choices
+# ("(?!)" matches nothing when no dataset imports a view).
+IMPORTED_VIEWS, RANDOM_IMPORTED_VIEWS = config_views.all_imported_views(config)
+IMPORTED_VIEW_PATTERN = "|".join(IMPORTED_VIEWS) or "(?!)"
+RANDOM_IMPORTED_VIEW_PATTERN = "|".join(RANDOM_IMPORTED_VIEWS) or "(?!)"
+EXPERT_VIEW_PATTERN = "|".join(
+    [*config_views.BUILTIN_VIEWS, *IMPORTED_VIEWS, *RANDOM_IMPORTED_VIEWS]
+)
+
+
+def context_source_file(w):
+    """An imported view's file for this split (a missing one fails with the config key named)."""
+    key, path = config_views.context_file(config, w.dataset, w.view, w.split)
+    return local_input(key, path)
 
 
 def clip_shard_ids():
@@ -283,16 +300,20 @@ def expert_retrieval(w, split):
 MOE = config["moe"]
 
 
-def moe_variant_args():
+def moe_variant_args(dataset):
     """One NAME=A,B item per expert pair (more_ie.moe.pairs.variant_pairs: one pair per seed)."""
     seeds = config["experts"]["seeds"]
-    return [f"{v}={a},{b}" for v in MOE["variants"] for a, b in variant_pairs(v, seeds)]
+    return [
+        f"{v}={a},{b}"
+        for v in config_views.dataset_variants(config, dataset)
+        for a, b in variant_pairs(v, seeds)
+    ]
 
 
 def dataset_experts(dataset):
     return {
         f"{view}-s{seed}": expert_dir(dataset, view, seed)
-        for view in config["experts"]["views"]
+        for view in dataset_views(dataset)
         for seed in expert_seeds(view)
     }
 
@@ -342,12 +363,17 @@ def case_study_inputs(w):
 
 def case_study_retrieval(manifest):
     """The indexes and KCs of the views the experts read (a run without an image view builds no image index)."""
-    views = config["experts"]["views"]
+    views = dataset_views(manifest["dataset"])
     files = []
     if "text" in views:
         files += [f"{RESULTS}/{manifest['text']['index']}"] + text_kc_shards(manifest["text"]["kc"])
     if "image" in views:
         files += [f"{RESULTS}/{manifest['image'][k]}" for k in ("index", "ids", "image_kc")]
+    # imported views have no retriever: the case study reads the test posts' texts from their caches
+    files += [
+        f"{RESULTS}/{manifest['dataset']}/retrieval/test.{view}.parquet"
+        for view in manifest.get("imported_views", {})
+    ]
     return files
 
 

@@ -19,7 +19,7 @@ rule train_expert:
     benchmark:
         f"{BENCH}/{{dataset}}/experts/{{view}}-s{{seed}}.tsv"
     wildcard_constraints:
-        view="none|text|image|random_text|random_image",
+        view=EXPERT_VIEW_PATTERN,
         seed=r"\d+",
     conda:
         ENV

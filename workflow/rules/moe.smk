@@ -55,14 +55,17 @@ rule moe:
     params:
         task=lambda w: dataset_config(w.dataset)["task"],
         experts=lambda w: [f"{name}={folder}" for name, folder in dataset_experts(w.dataset).items()],
-        variants=moe_variant_args(),
+        variants=lambda w: moe_variant_args(w.dataset),
         settings=stage_settings.moe(config),
         config_hash=lambda w: result_config_hash(w.dataset),
+        imported_views=lambda w: json.dumps(
+            config_views.imported_view_sources(config, w.dataset), sort_keys=True
+        ),
     shell:
         "$MORE_IE_PYTHON -m more_ie moe --task {params.task:q} --dataset {wildcards.dataset:q} --expert {params.experts:q}"
         " --variant {params.variants:q} --dev {input.dev:q} --test {input.test:q}"
         " --dev-features {input.dev_features:q} --test-features {input.test_features:q} --settings {params.settings:q}"
-        " --config-hash {params.config_hash:q} --out {output.result:q} --gates-dir {output.gates:q} --log {log:q}"
+        " --config-hash {params.config_hash:q} --imported-views {params.imported_views:q} --out {output.result:q} --gates-dir {output.gates:q} --log {log:q}"
 
 
 rule summary:

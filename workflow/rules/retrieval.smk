@@ -92,6 +92,56 @@ rule retrieve_random:
         " --settings {params.settings:q} --out {output:q} --log {log:q} {input.kc:q}"
 
 
+rule import_contexts:
+    # An imported view (datasets.<name>.contexts): knowledge computed elsewhere, joined to the split
+    # and written as the same cache BM25 and CLIP write (more_ie.contexts).
+    input:
+        split=split_data(),
+        source=context_source_file,
+    output:
+        f"{RESULTS}/{{dataset}}/retrieval/{{split}}.{{view}}.parquet",
+    log:
+        f"{LOGS}/{{dataset}}/retrieval/{{split}}.{{view}}.log",
+    wildcard_constraints:
+        view=IMPORTED_VIEW_PATTERN,
+    priority: RETRIEVAL_PRIORITY
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem(2000),
+        runtime=20,
+    params:
+        settings=lambda w: stage_settings.import_contexts(config, w.dataset, w.view),
+    shell:
+        "$MORE_IE_PYTHON -m more_ie import-contexts --split {input.split:q} --file {input.source:q}"
+        " --view {wildcards.view:q} --settings {params.settings:q} --out {output:q} --log {log:q}"
+
+
+rule randomize_contexts:
+    # random_<imported>: each sample gets another sample's imported contexts (the Table 5 ablation).
+    input:
+        lambda w: f"{RESULTS}/{w.dataset}/retrieval/{w.split}.{w.view[len('random_'):]}.parquet",
+    output:
+        f"{RESULTS}/{{dataset}}/retrieval/{{split}}.{{view}}.parquet",
+    log:
+        f"{LOGS}/{{dataset}}/retrieval/{{split}}.{{view}}.log",
+    wildcard_constraints:
+        view=RANDOM_IMPORTED_VIEW_PATTERN,
+    priority: RETRIEVAL_PRIORITY
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem(2000),
+        runtime=20,
+    params:
+        settings=stage_settings.randomize_contexts(config),
+    shell:
+        "$MORE_IE_PYTHON -m more_ie randomize-contexts --cache {input:q} --view {wildcards.view:q}"
+        " --settings {params.settings:q} --out {output:q} --log {log:q}"
+
+
 # ----------------------------------------------------------------------------------------------
 # image retrieval: download -> CLIP shards -> Faiss -> per-split queries
 # ----------------------------------------------------------------------------------------------

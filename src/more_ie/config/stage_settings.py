@@ -91,9 +91,20 @@ def gate_features(config: dict) -> str:
 
 def train_expert(config: dict, dataset: str) -> str:
     """TrainConfig: the experts block with the dataset's own ``experts`` overrides applied."""
+    own = config["datasets"][dataset].get("experts", {})
     settings = {k: v for k, v in config["experts"].items() if k not in EXPERT_SELECTION_KEYS}
-    settings.update(config["datasets"][dataset].get("experts", {}))
+    settings.update({k: v for k, v in own.items() if k not in EXPERT_SELECTION_KEYS})
     return as_settings(settings)
+
+
+def import_contexts(config: dict, dataset: str, view: str) -> str:
+    """ImportSettings of one imported view (its file is the rule's input)."""
+    spec = config["datasets"][dataset]["contexts"][view]
+    return as_settings({key: spec[key] for key in ("format", "max_missing_share", "source")})
+
+
+def randomize_contexts(config: dict) -> str:
+    return as_settings({"seed": config["retrieval"]["seed"]})
 
 
 def moe(config: dict) -> str:

@@ -16,6 +16,8 @@ import jsonschema
 import yaml
 from jsonschema import validators
 
+from more_ie.config.views import BUILTIN_VIEWS, check_views, context_file
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -63,6 +65,9 @@ def _local_paths(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for split, spec in ds["splits"].items():
             if spec.get("path"):
                 yield f"datasets.{name}.splits.{split}.path", spec["path"]
+        for view in ds.get("contexts", {}):
+            files = {context_file(config, name, view, split) for split in ("train", "dev", "test")}
+            yield from sorted(files)
 
 
 def _check_semantics(config: dict[str, Any], where: str) -> None:
@@ -77,10 +82,17 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
             if not spec.get("path") and not spec.get("url"):
                 raise ConfigError(f"{where}: datasets.{name}.splits.{split}: give a path or a url")
     experts, moe = config.get("experts", {}), config.get("moe", {})
+    if not config.get("datasets"):
+        unknown = [v for v in experts.get("views", []) if v not in BUILTIN_VIEWS]
+        if unknown:
+            raise ConfigError(
+                f"{where}: experts.views: {unknown[0]!r} is neither built in {list(BUILTIN_VIEWS)} nor "
+                "imported by a dataset (datasets.<name>.contexts)"
+            )
     for variant in moe.get("variants", []):
         views = set(variant.split("+"))
         missing = views - set(experts.get("views", []))
-        if missing:
+        if missing and not config.get("datasets"):
             raise ConfigError(
                 f"{where}: moe.variants: {variant} needs experts.views to include {sorted(missing)}"
             )
@@ -88,6 +100,12 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
             raise ConfigError(
                 f"{where}: moe.variants: {variant} combines two seeds; experts.seeds has fewer than 2"
             )
+    for name in config.get("datasets", {}):
+        # each dataset's own views and variants (its overrides, or the top-level lists), and its
+        # imported views (more_ie.config.views)
+        problems = check_views(config, name)
+        if problems:
+            raise ConfigError(f"{where}: " + "; ".join(problems))
     kc_names = list(config.get("knowledge", {}))
     for view in ("text", "image"):
         chosen = config.get("retrieval", {}).get(view, {}).get("kc")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 from more_ie.experts.settings import TrainConfig
@@ -36,10 +37,20 @@ def run_train_expert(args: argparse.Namespace) -> None:
     ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
 
 
+def view_name(text: str) -> str:
+    """A view's name: lower-case letters, digits and '_' (it names folders and caches)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"not a view name: {text!r}")
+    return text
+
+
 def add_train_expert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=["ner", "re"])
     parser.add_argument(
-        "--view", required=True, choices=["none", "text", "image", "random_text", "random_image"]
+        "--view",
+        required=True,
+        type=view_name,
+        help="none (no retrieval: no cross-view alignment), a built-in retrieval view or an imported one",
     )
     for split in ("train", "dev", "test"):
         parser.add_argument(f"--{split}", required=True, help=f"normalized {split} split")

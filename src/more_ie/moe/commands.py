@@ -6,6 +6,7 @@ Heavy imports stay inside the ``run_*`` functions, so building the command line 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -71,6 +72,7 @@ def run_moe(args: argparse.Namespace) -> None:
         args.config_hash,
         args.dataset,
         gates_dir=Path(args.gates_dir) if args.gates_dir else None,
+        imported_views=json.loads(args.imported_views),
     )
 
 
@@ -97,6 +99,11 @@ def add_moe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-features", required=True)
     add_dataclass_arguments(parser, MoeConfig)
     parser.add_argument("--config-hash", default="unknown", help="hash of the config this result depends on")
+    parser.add_argument(
+        "--imported-views",
+        default="{}",
+        help="JSON: where each imported view came from (format, source, files), recorded in moe_f1.json",
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument(
         "--gates-dir", default=None, help="save each fitted gate under GATES_DIR/VARIANT/pairI/"

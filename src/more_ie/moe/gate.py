@@ -6,8 +6,9 @@ Per-label gate (the paper): g = sigma(U [r_T; r_I] + b) with one column of U per
 which need not sum to 1 when g differs across labels, so it is renormalized:
     P(y) = m_y / sum_y' m_y'.
 The scalar gate uses one g for all labels (and needs no renormalization). The same gate value
-applies to every token of a sentence (the features are per sentence). NER takes the per-token
-argmax of P; RE the argmax over relations.
+applies to every token of a sentence (the features are per sentence). NER decodes P by
+``moe.decode`` (:mod:`more_ie.moe.decode`: constrained BIO decoding, or the paper's per-token
+argmax); RE takes the argmax over relations.
 """
 
 from __future__ import annotations

@@ -45,6 +45,18 @@ def expert_view(name: str) -> str:
     return match.group("view")
 
 
+HEADLINE_VARIANT = "text+image"
+
+
+def headline_variant(variants: Sequence[str]) -> str:
+    """The variant ``moe_f1.json`` reports as its headline MoE (``moe.variant``): Text+Image, the
+    paper's, when configured, else the first. The student stage takes the same default teacher, and
+    needs it while Snakemake builds the DAG (before any ``moe_f1.json`` exists), hence one rule here."""
+    if not variants:
+        raise ValueError("no MoE variants")
+    return HEADLINE_VARIANT if HEADLINE_VARIANT in variants else variants[0]
+
+
 def variant_pairs(variant: str, seeds: Sequence[int]) -> list[tuple[str, str]]:
     """The expert pairs of ``variant`` over ``seeds`` (see the module docstring)."""
     a, b = parse_variant(variant)
@@ -59,3 +71,20 @@ def variant_pairs(variant: str, seeds: Sequence[int]) -> list[tuple[str, str]]:
         raise ValueError(f"variant {variant!r} pairs two seeds of one view; got only {seeds}")
     n = len(seeds)
     return [(expert_name(a, seeds[i]), expert_name(a, seeds[(i + 1) % n])) for i in range(n)]
+
+
+def disjoint_pairs(pairs: Sequence[Sequence[str]]) -> list[int]:
+    """Indices of the pairs, in order, that share no expert with an earlier kept pair.
+
+    The pair scores of an ``A+A`` variant are not independent: its cyclic pairs put every expert
+    in two pairs. A test that treats pair scores as independent draws must use pairs that share
+    no expert: text+text over seeds 1..4 keeps (s1, s2) and (s3, s4). ``A != B`` pairs share
+    none, so all are kept. Taken from the pairs themselves, not from the variant's name.
+    """
+    used: set[str] = set()
+    kept = []
+    for i, pair in enumerate(pairs):
+        if used.isdisjoint(pair):
+            kept.append(i)
+            used.update(pair)
+    return kept

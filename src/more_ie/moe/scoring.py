@@ -1,9 +1,10 @@
 """Scores of a mixture (or an expert) on a split: micro PRF, per-label PRF, and per-sentence counts.
 
-Per-sentence counts (true positives, predicted, gold; one row per sentence) are what the paired
-bootstrap resamples. Their column sums equal the corpus-level counts of
-:func:`more_ie.experts.metrics.ner_scores` / ``re_scores``: seqeval reads a corpus as one sequence
-with an "O" after every sentence, so no entity crosses a sentence boundary.
+Per-sentence counts (true positives, predicted, gold; one row per sentence or RE sample), summed
+per post (:func:`post_units`), are what the paired bootstrap resamples. Their column sums equal
+the corpus-level counts of :func:`more_ie.experts.metrics.ner_scores` / ``re_scores``: seqeval
+reads a corpus as one sequence with an "O" after every sentence, so no entity crosses a sentence
+boundary.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from more_ie.experts.metrics import PRF, ner_scores, re_scores
 from more_ie.experts.spans import bio_to_spans
+from more_ie.moe.decode import decode_batch
 
 NONE_RELATION = "None"
 
@@ -50,12 +52,15 @@ def gold_tensor(task: str, gold: list, labels: list[str], width: int) -> torch.T
     return out
 
 
-def predictions(task: str, mixed: torch.Tensor, mask: torch.Tensor, labels: list[str]) -> list:
-    """Argmax labels: per token (NER, cut to each sentence's length) or per sample (RE)."""
-    best = mixed.argmax(-1)
+def predictions(task: str, mixed: torch.Tensor, mask: torch.Tensor, labels: list[str], decode: str) -> list:
+    """Predicted labels: NER decodes each sentence's mixed marginals by ``decode`` (see
+    :mod:`more_ie.moe.decode`), cut to its length; RE takes the argmax per sample (one label, no
+    sequence to constrain)."""
     if task == "ner":
-        return [[labels[j] for j in row[: int(m.sum())].tolist()] for row, m in zip(best, mask)]
-    return [labels[j] for j in best.tolist()]
+        lengths = mask.sum(-1).tolist()
+        paths = decode_batch(mixed.detach().cpu().numpy(), lengths, labels, decode)
+        return [[labels[j] for j in path] for path in paths]
+    return [labels[j] for j in mixed.argmax(-1).tolist()]
 
 
 def score(task: str, gold: list, pred: list) -> tuple[PRF, dict[str, dict]]:
@@ -65,6 +70,22 @@ def score(task: str, gold: list, pred: list) -> tuple[PRF, dict[str, dict]]:
         return scores["micro"], {k: v.to_dict() for k, v in scores["per_label"].items()}
     scores = re_scores(gold, pred, none_label=NONE_RELATION)
     return scores["micro"], {k: v.to_dict() for k, v in scores["per_entity_type"].items()}
+
+
+def post_units(task: str, rows: Sequence[dict]) -> np.ndarray:
+    """Which post each row of a prepared split comes from: ``[N]`` ids 0..U-1, in first-seen order.
+
+    The prepared splits have no post id column. An NER row is one sentence (one post). An RE row
+    is one entity pair, and MNRE lists every entity pair of a tweet as its own row with the same
+    tokens and image, so rows with equal (image, tokens) are one post. Two distinct posts with the
+    same text and image would be merged; that only makes the bootstrap coarser (more conservative).
+    """
+    if task == "ner":
+        return np.arange(len(rows), dtype=np.int64)
+    ids: dict[tuple, int] = {}
+    return np.array(
+        [ids.setdefault((r.get("image"), tuple(r["tokens"])), len(ids)) for r in rows], dtype=np.int64
+    )
 
 
 def sentence_counts(task: str, gold: list, pred: list) -> np.ndarray:

@@ -23,9 +23,16 @@ class MoeConfig:
         0.2, "Share of dev held out from gate fitting: it picks the gate's epoch and gives dev_holdout_f1."
     )
     bootstrap_resamples: int = setting(
-        1000, "Resamples of the paired bootstrap over test sentences (significance)."
+        1000, "Resamples of the paired bootstrap over test posts (significance)."
     )
     bootstrap_seed: int = setting(0, "Seed of the bootstrap resamples.")
+    decode: str = setting(
+        "constrained",
+        "How a NER mixture of CRF marginals becomes tags (MoE, average pooling, predict): constrained = "
+        "the most probable sequence that obeys the experts' BIO constraints; argmax = the paper's "
+        "per-token argmax.",
+        choices=["constrained", "argmax"],
+    )
 
 
 @dataclass

@@ -1,12 +1,16 @@
 """Mean and sd over seeds, and the two one-sided tests of a claim "system a scores higher than b".
 
 - Student's t-test over seeds (the paper's test): ``scipy.stats.ttest_ind`` with equal variances,
-  alternative "greater", on the per-seed (per-pair) test F1 of a and b.
-- A paired bootstrap over test sentences: each resample draws the test sentences with
-  replacement (the same draw for a and b), recomputes each seed's micro F1 from per-sentence
-  true-positive / predicted / gold counts, averages over seeds, and compares; p is the share of
-  resamples where a <= b. Counts are summed with one matrix product per system, so 1,000
-  resamples of a few thousand sentences take well under a second.
+  alternative "greater", on the per-seed (per-pair) test F1 of a and b. Its draws must be
+  independent, so an A+A variant's cyclic pairs are thinned to disjoint ones by the caller
+  (:func:`more_ie.moe.pairs.disjoint_pairs`).
+- A paired bootstrap over test posts: each resample draws the test posts with replacement (the
+  same draw for a and b), recomputes each seed's micro F1 from per-post true-positive / predicted
+  / gold counts, averages over seeds, and compares; p is the share of resamples where a <= b. A
+  post is the unit that was sampled: an NER sentence, or for RE all relation instances of one
+  post together (:func:`sum_by_unit`). Counts are summed with one matrix product per system, so
+  1,000 resamples of a few thousand posts take well under a second. A p of 0 only says p is
+  below the test's resolution, 1 / (resamples + 1) (:func:`format_p`).
 
 sd is the sample standard deviation (ddof=1); it is undefined (None) for a single seed.
 """
@@ -66,6 +70,37 @@ def t_test_greater(a: Sequence[float], b: Sequence[float]) -> TestResult:
     return TestResult(p)
 
 
+def format_p(p: float | None, resamples: int | None = None) -> str:
+    """A p-value for a table: "-" when not computed (the claim's note says why), 3 decimals,
+    "<0.001" below that.
+
+    With ``resamples`` (a bootstrap p) a p of 0 means no resample went against the claim, which a
+    bootstrap of B resamples cannot tell from any p below 1 / (B + 1): it prints as ``<`` that
+    bound (2 significant digits), so B = 100 gives "<0.0099", never "<0.001".
+    """
+    if p is None:
+        return "-"
+    if resamples is not None and p == 0:
+        bound = 1.0 / (resamples + 1)
+        return "<0.001" if bound <= 0.001 else f"<{bound:.2g}"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def sum_by_unit(counts: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Sum per-row counts [N, 3] into per-unit counts [U, 3]; ``units[i]`` is row i's unit in 0..U-1.
+
+    The bootstrap must resample the units that were sampled independently: MNRE has several
+    entity pairs (rows) from one post, and drawing them separately would treat them as
+    independent evidence and shrink the p-values.
+    """
+    units = np.asarray(units, dtype=np.int64)
+    if len(units) != len(counts):
+        raise ValueError(f"{len(counts)} count rows but {len(units)} unit ids")
+    out = np.zeros((int(units.max()) + 1 if len(units) else 0, 3), dtype=np.asarray(counts).dtype)
+    np.add.at(out, units, counts)
+    return out
+
+
 def micro_f1(counts: np.ndarray) -> np.ndarray:
     """F1 from summed counts ``[..., 3]`` (tp, n_pred, n_gold); 0 where nothing was predicted or gold.
 
@@ -110,14 +145,15 @@ def paired_bootstrap_greater(
 ) -> TestResult:
     """One-sided paired bootstrap p of "a > b": the share of resamples where a's F1 <= b's.
 
-    ``a`` and ``b`` hold one [N, 3] count array per seed (pair), rows in the same sentence order.
+    ``a`` and ``b`` hold one [N, 3] count array per seed (pair), one row per resampled unit
+    (post), in the same order.
     """
     a_counts, b_counts = _check_counts("a", a), _check_counts("b", b)
     if a_counts.shape[1] != b_counts.shape[1]:
         raise ValueError(f"bootstrap: a has {a_counts.shape[1]} sentences, b {b_counts.shape[1]}")
     n = a_counts.shape[1]
     if n == 0:
-        return TestResult(None, "no test sentences")
+        return TestResult(None, "no test posts")
     weights = resample_weights(n, resamples, seed)
     a_f1, b_f1 = bootstrap_f1(list(a_counts), weights), bootstrap_f1(list(b_counts), weights)
     return TestResult(float(np.mean(a_f1 <= b_f1)))

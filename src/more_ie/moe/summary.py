@@ -8,6 +8,7 @@ the cells are in each dataset's ``moe_f1.json``.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from more_ie.moe.stats import mean_sd
+from more_ie.moe.notes import AA_T_TEST, summary_bootstrap_note, summary_dev_note
+from more_ie.moe.stats import format_p, mean_sd
 from more_ie.utils import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,8 @@ NOTE = (
     "over its seed pairs (Text+Image pairs seed i with seed i; Text+Text seed i with seed i+1, cyclically; one gate "
     "per pair). NER: entity-level micro F1. RE: micro F1 over relations other than None. 'text (no retrieval)' is "
     "the text expert's retrieval-free student (the sentence-alone view trained with cross-view alignment). "
-    "'MoE dev' is F1 on the 20 % of dev that did not fit the gate. p-values are one-sided (claim: a > b): Student's "
-    "t-test over seeds (equal variances; none for a single seed) and a paired bootstrap over test sentences. "
+    "p-values are one-sided (claim: a > b): Student's "
+    "t-test over seeds (equal variances; none for a single seed) and a paired bootstrap over test posts. "
     f"'{MARK}' marks a claim with p < {ALPHA} by both tests. The best single view is chosen by mean dev F1, not "
     "test F1. 'paper MoE' is the MoRe paper's reported number; empty where the dataset is not one of the paper's."
 )
@@ -52,10 +54,13 @@ def cell(values: Sequence[float] | None) -> str:
     return f"{s.mean:.2f} (n=1)" if s.sd is None else f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
 
 
-def p_cell(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+def p_cell(p: float | None, resamples: int | None = None) -> str:
+    """A t-test p, or with ``resamples`` a bootstrap p (0 shows as < 1/(resamples + 1))."""
+    return format_p(p, resamples)
+
+
+def boot_cell(claim: dict) -> str:
+    return p_cell(claim["bootstrap_p"], claim.get("bootstrap_resamples"))
 
 
 def significant(claim: dict | None) -> bool:
@@ -80,10 +85,14 @@ def _main_table(r: dict) -> dict:
             # only when every seed has it, so that it compares with the text column
             complete = alone and len(alone) == r["views"]["text"]["n"]
             row["text (no retrieval)"] = cell(alone) if complete else ""
+    for view in _imported(r):  # the dataset's imported views (knowledge computed elsewhere)
+        row[view] = cell(_view_f1(r, view))
     main = r["variants"][r["moe"]["variant"]]["moe"]
     row["MoE"] = cell(main["test_f1"])
     row["MoE variant"] = r["moe"]["variant"]
-    row["paper MoE"] = PAPER_MOE_F1.get(r["dataset"])
+    # how NER mixtures were decoded (moe.decode); results from before it was recorded used argmax
+    row["NER decode"] = r.get("decode", "argmax") if r["task"] == "ner" else ""
+    row["paper MoE"] = PAPER_MOE_F1.get(r["dataset"], "")  # "", not None: pandas would print nan
     return row
 
 
@@ -98,8 +107,8 @@ def _variant_rows(r: dict) -> list[dict]:
                 "pairs": "; ".join(" + ".join(p) for p in v["pairs"]),
                 "average": cell(v["average"]["test_f1"]),
                 "MoE": cell(v["moe"]["test_f1"]) + (f" {MARK}" if significant(claim) else ""),
-                "p t-test": p_cell(claim["t_test_p"]) if claim else "n/a",
-                "p bootstrap": p_cell(claim["bootstrap_p"]) if claim else "n/a",
+                "p t-test": p_cell(claim["t_test_p"]) if claim else "-",
+                "p bootstrap": boot_cell(claim) if claim else "-",
                 "average dev": cell([p["dev_holdout_f1"] for p in v["average"]["per_pair"]]),
                 "MoE dev": cell([p["dev_holdout_f1"] for p in v["moe"]["per_pair"]]),
             }
@@ -127,27 +136,65 @@ def _labelwise_rows(r: dict) -> list[dict]:
     return rows
 
 
+def _imported(r: dict) -> list[str]:
+    """The imported views of a result (not their random_ ablations), in name order."""
+    return sorted(v for v, spec in r.get("imported_views", {}).items() if not spec.get("random_ablation"))
+
+
+def _view_rows(r: dict) -> list[dict]:
+    """Every view: its expert and the same expert fed the sentence alone (the retrieval-free student
+    that cross-view alignment trains), and where its knowledge came from."""
+    rows = []
+    for view, entry in sorted(r["views"].items()):
+        alone = entry.get("test_alone_f1")
+        imported = r.get("imported_views", {}).get(view)
+        if imported:
+            origin = ("random ablation of " if imported.get("random_ablation") else "imported: ") + (
+                f"{imported['format']}, {imported.get('source') or 'no source given'}"
+            )
+        else:
+            origin = "no retrieval" if view == "none" else "built in (retrieved from the knowledge corpus)"
+        rows.append(
+            {
+                "dataset": r["dataset"],
+                "view": view,
+                "expert": cell(entry["test_f1"]),
+                "sentence alone": cell(alone)
+                if alone and len(alone) == entry["n"] and view != "none"
+                else "",
+                "knowledge": origin,
+            }
+        )
+    return rows
+
+
 def _random_row(r: dict) -> dict:
-    row = {"dataset": r["dataset"]} | {view: cell(_view_f1(r, view)) for view in RANDOM_VIEWS}
+    views = [
+        *RANDOM_VIEWS,
+        *(v for x in _imported(r) for v in (x, f"random_{x}") if f"random_{x}" in r["views"]),
+    ]
+    row = {"dataset": r["dataset"]} | {view: cell(_view_f1(r, view)) for view in views}
     for (a, b), claim in _claims(r, "real_vs_random").items():
-        row[f"p {a} > {b} (t / bootstrap)"] = f"{p_cell(claim['t_test_p'])} / {p_cell(claim['bootstrap_p'])}"
+        row[f"p {a} > {b} (t / bootstrap)"] = f"{p_cell(claim['t_test_p'])} / {boot_cell(claim)}"
     return row
 
 
 def _marginal_rows(r: dict) -> list[dict]:
+    """Each view's experts decoded three ways from their own test outputs. A column is filled only
+    when every seed has it (so that it compares with Viterbi); results written before the moe stage
+    recorded constrained decoding leave that column empty, and a view with neither is left out."""
     rows = []
     for view, entry in sorted(r["views"].items()):
         experts = [r["experts"][n] for n in entry["experts"]]
-        marginal = [e["test_marginal_argmax"]["f1"] for e in experts if e.get("test_marginal_argmax")]
-        if len(marginal) == len(experts):
-            rows.append(
-                {
-                    "dataset": r["dataset"],
-                    "view": view,
-                    "Viterbi": cell(entry["test_f1"]),
-                    "marginal argmax": cell(marginal),
-                }
-            )
+        columns = {}
+        for column, key in (
+            ("marginal argmax", "test_marginal_argmax"),
+            ("marginal constrained", "test_marginal_constrained"),
+        ):
+            f1 = [e[key]["f1"] for e in experts if e.get(key)]
+            columns[column] = cell(f1) if len(f1) == len(experts) else ""
+        if any(columns.values()):
+            rows.append({"dataset": r["dataset"], "view": view, "Viterbi": cell(entry["test_f1"]), **columns})
     return rows
 
 
@@ -159,7 +206,7 @@ def _significance_rows(r: dict) -> list[dict]:
             "a": cell(c["a_f1"]),
             "b": cell(c["b_f1"]),
             "p t-test": p_cell(c["t_test_p"]),
-            "p bootstrap": p_cell(c["bootstrap_p"]),
+            "p bootstrap": boot_cell(c),
             "significant": MARK if significant(c) else "",
             "note": "; ".join(x for x in (c.get("note"), c.get("t_test_note"), c.get("bootstrap_note")) if x),
         }
@@ -174,25 +221,41 @@ def build_tables(results: Sequence[dict]) -> dict[str, pd.DataFrame]:
                 f"moe_f1.json of {r.get('dataset')!r}: schema_version {r.get('schema_version')}, "
                 "expected 2 (rerun the moe rule)"
             )
-    main, variants, labelwise, random, marginal, significance = [], [], [], [], [], []
+    main, views, variants, labelwise, random, marginal, significance = [], [], [], [], [], [], []
     for r in results:
         main.append(_main_table(r))
+        views += _view_rows(r)
         variants += _variant_rows(r)
         labelwise += _labelwise_rows(r)
         random.append(_random_row(r))
         if r["task"] == "ner":
             marginal += _marginal_rows(r)
         significance += _significance_rows(r)
-    return {
+    tables = {
         "Table 2: main results (test F1)": pd.DataFrame(main),
+        "Views: every expert, its sentence-alone student, and where its knowledge came from (test F1)": pd.DataFrame(
+            views
+        ),
         "Table 3: variants, average pooling vs MoE (test F1; one-sided p of MoE > average)": pd.DataFrame(
             variants
         ),
         "Table 4: label-wise F1 (test, main variant)": pd.DataFrame(labelwise),
         "Table 5: random retrieval (test F1)": pd.DataFrame(random),
-        "Table 6: marginal argmax vs Viterbi (test F1, NER)": pd.DataFrame(marginal),
+        "Table 6: Viterbi vs marginal argmax and constrained decoding (test F1, NER)": pd.DataFrame(marginal),
         "Significance of the paper's claims (one-sided, a > b)": pd.DataFrame(significance),
     }
+    return {name: _blank_missing(table) for name, table in tables.items()}
+
+
+def _blank_missing(table: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells, not nan: a row that lacks a column (a claim, or a paper number, only some
+    datasets have) would print as nan in the md and html tables."""
+    return table.astype(object).where(table.notna(), "")
+
+
+def summary_note(results: Sequence[dict]) -> str:
+    """NOTE plus what depends on the results: the held-out share and its honesty, the bootstrap."""
+    return " ".join((NOTE, summary_dev_note(results), summary_bootstrap_note(results), AA_T_TEST))
 
 
 def write_summary(
@@ -210,18 +273,18 @@ def write_summary(
         if not text.strip():
             raise ValueError(f"{path}: empty file")
         results.append(json.loads(text))
-    tables = build_tables(results)
+    tables, note = build_tables(results), summary_note(results)
     long = pd.concat([t.assign(table=name) for name, t in tables.items() if not t.empty], ignore_index=True)
     with atomic_open(csv_out) as handle:
         long.to_csv(handle, index=False)
     with atomic_open(md_out) as handle:
-        handle.write("# Summary\n\n" + NOTE + "\n")
+        handle.write("# Summary\n\n" + note + "\n")
         for name, table in tables.items():
             handle.write(f"\n## {name}\n\n")
             handle.write(table.to_markdown(index=False) if not table.empty else "(no rows)\n")
             handle.write("\n")
     with atomic_open(html_out) as handle:
-        handle.write(f"<html><body><h1>Summary</h1><p>{NOTE}</p>")
+        handle.write(f"<html><body><h1>Summary</h1><p>{html.escape(note)}</p>")
         for name, table in tables.items():
             handle.write(
                 f"<h2>{name}</h2>"

@@ -4,8 +4,10 @@ Per batch of posts: the images are decoded and CLIP-encoded once (image retrieva
 share the embedding), BM25 retrieves from the text KC, each expert of the chosen pair reads the
 sentence with its view's retrieved values, the gate mixes the two experts' distributions (CRF
 marginals for NER, class probabilities for RE) exactly as the MoE stage does, and the mixture is
-decoded: NER takes the per-token argmax (as the MoE's scores do) and reads spans with the
-seqeval-compatible reader; an entity's confidence is the mean mixture probability of its tags.
+decoded: NER by the run's ``moe.decode`` (the decoder its MoE and average pooling were scored
+with: constrained BIO decoding, or the paper's per-token argmax; a manifest without the key is an
+older run, decoded by argmax) and spans are read with the seqeval-compatible reader; an entity's
+confidence is the mean mixture probability of its decoded tags.
 
 ``no_retrieval=True`` is the fast path: one CVA-trained expert reading the sentence alone (its
 sentence-alone view, scored as ``test_alone`` in its ``metrics.json``); no BM25, no CLIP, no
@@ -28,12 +30,13 @@ import numpy as np
 import torch
 
 from more_ie.experts.spans import bio_to_spans
+from more_ie.moe.decode import decode_marginals
 from more_ie.moe.gate import average, mix
 from more_ie.moe.pairs import expert_view, variant_pairs
 from more_ie.predict.experts import ExpertRunner, Item, Output, resolve_device
 from more_ie.predict.features import GateFeaturizer
 from more_ie.predict.io import Post, post_from_record
-from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, load_gate
+from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, imported_views, load_gate
 from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
 from more_ie.predict.settings import BatchSettings, PredictSettings
 
@@ -77,6 +80,7 @@ class MoRe:
         self.layout, self.experts, self.gate, self.mode, self.variant = layout, experts, gate, mode, variant
         self.device, self.ner = device, ner
         self.task = layout.task
+        self.decode = layout.decode() if self.task == "ner" else "argmax"  # RE: argmax over relations
         self.labels = experts[0].labels
         for runner in experts[1:]:
             if runner.labels != self.labels:
@@ -84,7 +88,10 @@ class MoRe:
         if gate is not None and gate.labels != self.labels:
             raise RunError(f"{gate.folder}: gate labels {gate.labels} differ from the experts' {self.labels}")
         views = {r.view for r in experts} if mode != "no_retrieval" else set()
-        self.views = sorted(views & set(RETRIEVAL_VIEWS))
+        # imported views cannot be computed for a new post: their texts come with the post
+        sources = layout.manifest.get("imported_views", {})
+        self.imported = {v: sources[v] for v in sorted(views & imported_views(layout))}
+        self.views = sorted(views & (set(RETRIEVAL_VIEWS) | set(self.imported)))
         self.text = TextRetriever(layout, threads) if "text" in views else None
         self.images = ImageRetriever(layout) if "image" in views else None
         spec = gate.feature_spec if gate is not None else None
@@ -143,7 +150,11 @@ class MoRe:
         gate = None
         if no_retrieval:
             if expert is None:
-                candidates = [n for n in (pairs or [])[pair] if expert_view(n) in RETRIEVAL_VIEWS]
+                candidates = [
+                    n
+                    for n in (pairs or [])[pair]
+                    if expert_view(n) in RETRIEVAL_VIEWS or expert_view(n) in imported_views(layout)
+                ]
                 if not candidates:
                     raise RunError(
                         f"variant {variant} pair {pair} has no retrieval expert; name one with expert="
@@ -158,10 +169,12 @@ class MoRe:
         else:
             raise ValueError(f"mixing must be moe or average, got {mixing!r}")
         for name in names:
-            if mode != "no_retrieval" and expert_view(name) not in RETRIEVAL_VIEWS + ("none",):
+            view = expert_view(name)
+            servable = view in RETRIEVAL_VIEWS + ("none",) or view in imported_views(layout)
+            if mode != "no_retrieval" and not servable:
                 raise RunError(
-                    f"expert {name}: the {expert_view(name)} view is an ablation with no retrieval "
-                    "for new posts; choose a variant of none/text/image experts"
+                    f"expert {name}: the {view} view is an ablation with no retrieval "
+                    "for new posts; choose a variant of none/text/image or imported-view experts"
                 )
         runners = [ExpertRunner(layout, n, torch_device, alone=mode == "no_retrieval") for n in names]
         ner = None
@@ -199,6 +212,7 @@ class MoRe:
             "task": self.task,
             "mode": self.mode,
             "variant": self.variant,
+            "decode": self.decode if self.mode != "no_retrieval" else "viterbi",
             "experts": [r.name for r in self.experts],
             "views": self.views,
         }
@@ -263,12 +277,28 @@ class MoRe:
             batch.hits["image"] = [by_post.get(i, []) for i in range(len(posts))]
         if self.text is not None:
             batch.hits["text"] = self.text.search([p.tokens for p in posts])
+        for view, source in self.imported.items():
+            batch.hits[view] = [self._imported_hits(post, view, source) for post in posts]
         self.timings.retrieval += time.perf_counter() - start
         if self.featurizer is not None:
             start = time.perf_counter()
             batch.features = self.featurizer.features([p.tokens for p in posts], embeddings)
             self.timings.gate += time.perf_counter() - start
         return batch
+
+    @staticmethod
+    def _imported_hits(post: Post, view: str, source: dict) -> list[Hit]:
+        """An imported view's texts as the post brought them; a post without them is an error,
+        never a silent fall-back to the sentence alone."""
+        if view not in post.contexts:
+            where = f"post {post.id!r}" + (f" (line {post.line})" if post.line else "")
+            raise ValueError(
+                f"{where}: the {view!r} view is imported ({source.get('format')}: "
+                f"{source.get('source') or 'computed outside this pipeline'}) and cannot be computed for a "
+                f'new post; give its text in the input as "contexts": {{"{view}": ["..."]}}, or predict '
+                "with --no-retrieval or a --variant without it"
+            )
+        return [Hit(-1, 0.0, f"imported:{view}", text) for text in post.contexts[view]]
 
     def _items(self, batch: _Batch) -> tuple[list[Item], list[tuple[int, int]]]:
         """Expert inputs and their owners (post index, pair index); one per post for NER."""
@@ -334,11 +364,10 @@ class MoRe:
         for k, ((i, _j), item) in enumerate(zip(owners, items)):
             record = records[i]
             if self.task == "ner":
-                record["entities"] = self._entities(
-                    item.words, mixed[k], outputs[0][k] if self.mode == "no_retrieval" else None
-                )
+                path = self._path(mixed[k], outputs[0][k] if self.mode == "no_retrieval" else None)
+                record["entities"] = self._entities(item.words, mixed[k], path)
                 if details:
-                    record["mixed_tags"] = [self.labels[t] for t in mixed[k].argmax(-1)]
+                    record["mixed_tags"] = [self.labels[t] for t in path]
                     for runner, out in zip(self.experts, outputs):
                         record["experts"][runner.name] = [self.labels[t] for t in out[k].decoded]  # type: ignore[union-attr]
             else:
@@ -362,9 +391,14 @@ class MoRe:
                 record.setdefault("relations", [])
         return records
 
-    def _entities(self, words: list[str], dist: np.ndarray, single: Output | None) -> list[dict]:
-        # The MoE is scored by per-token argmax of the mixture; a single expert by its Viterbi path.
-        path = list(single.decoded) if single is not None else dist.argmax(-1).tolist()  # type: ignore[arg-type]
+    def _path(self, dist: np.ndarray, single: Output | None) -> list[int]:
+        """A mixture is decoded as the MoE stage scored it (``moe.decode``); a single expert keeps
+        its own Viterbi path, as its scores do."""
+        if single is not None:
+            return list(single.decoded)  # type: ignore[arg-type]
+        return decode_marginals(dist, self.labels, self.decode)
+
+    def _entities(self, words: list[str], dist: np.ndarray, path: list[int]) -> list[dict]:
         tags = [self.labels[t] for t in path]
         out = []
         for start, end, kind in bio_to_spans(tags):

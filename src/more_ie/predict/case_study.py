@@ -173,6 +173,15 @@ def _re_post(record: dict, gold_relation: str, model: MoRe) -> tuple[str, int]:
     return f"<p>{' '.join(marked)}</p><table>{''.join(rows)}</table>", errors
 
 
+def _cached_contexts(path: Path) -> dict[int, list[str]]:
+    if not path.is_file():
+        raise ValueError(f"{path}: the imported view's test cache is missing")
+    out: dict[int, list[str]] = {}
+    for row in pq.read_table(path, columns=["sample_id", "rank", "text"]).sort_by("rank").to_pylist():
+        out.setdefault(row["sample_id"], []).append(row["text"])
+    return out
+
+
 def write_case_study(
     run_dir: str | Path,
     dataset: str,
@@ -193,12 +202,20 @@ def write_case_study(
         raise ValueError(f"{split}: no test posts")
     chosen = sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))
     images = layout.images_dir()
+    # imported views: the test posts' texts from the run's own caches (they have no retriever)
+    contexts = {
+        view: _cached_contexts(layout.run_dir / dataset / "retrieval" / f"test.{view}.parquet")
+        for view in model.imported
+    }
     posts = []
     for i in chosen:
         row = rows[i]
         pairs = [] if model.task == "ner" else [(tuple(row["head"]), tuple(row["tail"]))]
         image = images / row["image"] if images is not None and row.get("image") else None
-        posts.append(Post(str(row["sample_id"]), list(row["tokens"]), image, row.get("image"), pairs))
+        texts = {view: by_id.get(row["sample_id"], []) for view, by_id in contexts.items()}
+        posts.append(
+            Post(str(row["sample_id"]), list(row["tokens"]), image, row.get("image"), pairs, 0, texts)
+        )
     records = model.predict(posts, details=True)
     sections, total_errors = [], 0
     for i, record, post in zip(chosen, records, posts):

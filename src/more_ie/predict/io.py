@@ -36,6 +36,8 @@ class Post:
     image_name: str | None = None  # as written in the input (reported back)
     pairs: list[tuple[Span, Span]] = field(default_factory=list)  # RE: head/tail spans
     line: int = 0  # 1-based line in the input file (0: built in Python)
+    # imported views (knowledge computed elsewhere, e.g. an LLM's or a captioner's): view -> texts
+    contexts: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +103,16 @@ def post_from_record(record: Any, line: int = 0, base_dir: Path | None = None) -
         pairs.append(
             (_span(pair[0], len(tokens), f"pairs[{i}] head"), _span(pair[1], len(tokens), f"pairs[{i}] tail"))
         )
-    return Post(str(record["id"]), list(tokens), image, image_name or None, pairs, line)
+    contexts = record.get("contexts") or {}
+    if not isinstance(contexts, dict):
+        raise ValueError("'contexts' must be an object: view name -> text or list of texts")
+    texts: dict[str, list[str]] = {}
+    for view, value in contexts.items():
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise ValueError(f"contexts[{view!r}] must be a text or a list of texts")
+        texts[str(view)] = [t for t in value if t.strip()]
+    return Post(str(record["id"]), list(tokens), image, image_name or None, pairs, line, texts)
 
 
 def parse_posts(lines: Iterable[str], base_dir: Path | None = None) -> tuple[list[Post], list[LineError]]:

@@ -3,7 +3,8 @@
 The Snakemake rules fix the layout under the run folder (``results`` by default):
 
 * ``{dataset}/predict/run.json``: the run's manifest, written by the ``predict_manifest`` rule from
-  the config that trained it (task, the KCs and retrieval settings, CLIP, views, seeds, variants);
+  the config that trained it (task, the KCs and retrieval settings, CLIP, views, seeds, variants,
+  the MoE's NER decoder);
 * ``{dataset}/experts/{view}-s{seed}/model/``: the experts;
 * ``{dataset}/moe/gates/{variant}/pair{i}/``: each fitted gate (safetensors + a JSON naming the
   pair and the labels);
@@ -21,6 +22,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from more_ie.config.views import dataset_variants, dataset_views, imported_view_sources
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,22 @@ def build_manifest(config: dict, dataset: str, results_dir: str) -> dict:
             "clip_arch": image["clip_arch"],
             "clip_pretrained": image["clip_pretrained"],
         },
-        "experts": {"views": list(config["experts"]["views"]), "seeds": list(config["experts"]["seeds"])},
-        "moe": {"variants": list(config["moe"]["variants"]), "gate": config["moe"]["gate"]},
+        "experts": {"views": dataset_views(config, dataset), "seeds": list(config["experts"]["seeds"])},
+        # views whose context cannot be computed for a new post: predict takes it from the input
+        "imported_views": imported_view_sources(config, dataset),
+        "moe": {
+            "variants": dataset_variants(config, dataset),
+            "gate": config["moe"]["gate"],
+            # how the moe stage decoded NER mixtures; prediction decodes them the same way
+            "decode": config["moe"]["decode"],
+        },
+    }
+
+
+def imported_views(layout: "RunLayout") -> set[str]:
+    """The run's imported views that a new post can bring its own text for (not the random_ ablations)."""
+    return {
+        v for v, spec in layout.manifest.get("imported_views", {}).items() if not spec.get("random_ablation")
     }
 
 
@@ -137,6 +154,27 @@ class RunLayout:
         if result and isinstance(result.get("moe"), dict) and result["moe"].get("variant"):
             return str(result["moe"]["variant"])
         return self.manifest["moe"]["variants"][0]
+
+    def decode(self) -> str:
+        """How a NER mixture is decoded: the run's ``moe.decode``, the decoder its ``moe_f1.json``
+        was scored with. A manifest written before that setting existed names none; such runs were
+        scored by per-token argmax, so that is what they keep (and the log says so)."""
+        from more_ie.moe.decode import DECODE_METHODS
+
+        decode = self.manifest["moe"].get("decode")
+        if decode is None:
+            logger.info(
+                "%s: no moe.decode in the manifest (written before the setting existed): NER mixtures "
+                "are decoded by per-token argmax, as the run was scored",
+                self.run_dir / self.dataset / MANIFEST,
+            )
+            return "argmax"
+        if decode not in DECODE_METHODS:
+            raise RunError(
+                f"{self.run_dir / self.dataset / MANIFEST}: moe.decode {decode!r} is not one of "
+                f"{list(DECODE_METHODS)}"
+            )
+        return str(decode)
 
     def images_dir(self) -> Path | None:
         """The dataset's image folder (the manifest holds it relative to the run folder)."""
