@@ -111,9 +111,22 @@ def _variant_rows(r: dict) -> list[dict]:
                 "p bootstrap": boot_cell(claim) if claim else "-",
                 "average dev": cell([p["dev_holdout_f1"] for p in v["average"]["per_pair"]]),
                 "MoE dev": cell([p["dev_holdout_f1"] for p in v["moe"]["per_pair"]]),
+                "gate weight on A (test)": _gate_moved(v["moe"]["per_pair"]),
+                "gate best epoch": ", ".join(
+                    str(p.get("gate", {}).get("best_epoch", "")) for p in v["moe"]["per_pair"]
+                ),
             }
         )
     return rows
+
+
+def _gate_moved(pairs: list[dict]) -> str:
+    """Mean and spread over test posts of the gate's weight on the pair's first expert, per pair
+    (0.50 ± 0.00: the gate never left average pooling)."""
+    gates = [p.get("gate", {}) for p in pairs]
+    if not all("test_weight_mean" in g for g in gates):
+        return ""
+    return "; ".join(f"{g['test_weight_mean']:.2f} ± {g['test_weight_sd']:.2f}" for g in gates)
 
 
 def _labelwise_rows(r: dict) -> list[dict]:

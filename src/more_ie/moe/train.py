@@ -138,10 +138,22 @@ def train_gate(
         mixed = mix(gate(features[idx]), p_a[idx], p_b[idx])
         return mixture_nll(mixed, gold[idx], token_mask[idx] if token_mask is not None else None)
 
+    hold_gold = [dev.gold[i] for i in hold.tolist()]
+
+    def held_out() -> dict:
+        """The held-out rows' NLL and F1 under the gate as it is (the curve a user reads to see
+        whether the gate moved and when it stopped helping)."""
+        with torch.no_grad():
+            mixed = mix(gate(features[hold]), p_a[hold], p_b[hold])
+            loss = mixture_nll(mixed, gold[hold], token_mask[hold] if token_mask is not None else None)
+            pred = predictions(task, mixed, mask[hold], labels, cfg.decode)
+        return {"nll": round(loss.item(), 6), "f1": round(score(task, hold_gold, pred)[0].f1, 6)}
+
     # Epoch 0 (the zero-initialised gate: average pooling) is a candidate too: a gate that never
     # beats it on held-out dev stays average pooling instead of taking its least-bad epoch.
-    with torch.no_grad():
-        best_loss, best_state, best_epoch = nll(hold).item(), copy.deepcopy(gate.state_dict()), 0
+    gate.eval()
+    curve = [{"epoch": 0, **held_out()}]
+    best_loss, best_state, best_epoch = curve[0]["nll"], copy.deepcopy(gate.state_dict()), 0
     for epoch in range(1, cfg.epochs + 1):
         gate.train()
         shuffled = fit[torch.randperm(len(fit), generator=torch.Generator().manual_seed(seed + epoch))]
@@ -151,8 +163,8 @@ def train_gate(
             loss.backward()
             optimizer.step()
         gate.eval()
-        with torch.no_grad():
-            held = nll(hold).item()
+        curve.append({"epoch": epoch, **held_out()})
+        held = curve[-1]["nll"]
         if held < best_loss:
             best_loss, best_state, best_epoch = held, copy.deepcopy(gate.state_dict()), epoch
     gate.load_state_dict(best_state)
@@ -163,6 +175,7 @@ def train_gate(
         "fit_samples": len(fit),
         "holdout_samples": len(hold),
         "seed": seed,
+        "holdout_curve": curve,  # NLL and F1 of the held-out rows after each epoch (0: average pooling)
     }
     return gate, info, hold
 
@@ -311,6 +324,9 @@ def run_moe(
                 if g is not None:
                     entry["gate"] = gate_info
                     entry["test_gate_weights"] = [round(float(w), 5) for w in weights]
+                    # how far the gate moved from average pooling (0.5): a user sees at a glance
+                    entry["gate"]["test_weight_mean"] = float(np.mean(weights))
+                    entry["gate"]["test_weight_sd"] = float(np.std(weights))
                     entry["gate_dir"] = f"{variant}/pair{i}"
                 per_pair[method].append(entry)
                 counts.setdefault(f"{method}:{variant}", []).append(test_scores["counts"])
