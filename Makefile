@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo real real-ner real-re real-data test lint bench clean-demo chromium
+.PHONY: setup demo real real-ner real-re real-student real-data test lint bench clean-demo chromium
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,9 @@ real-re: setup real-data
 	$(REAL) $(REAL_DIR)/mnre/moe_f1.json --configfile config.real.yaml
 real: real-ner real-re
 	$(REAL) --configfile config.real.yaml
+# The retrieval-free student of Twitter-2017's headline MoE (issue 23): after real-ner.
+real-student: setup real-data
+	$(REAL) $(REAL_DIR)/twitter2017/student/summary.json --configfile config.real.yaml
 
 test: setup chromium lint
 	$(BIN)/python -m pytest -q

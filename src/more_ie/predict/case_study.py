@@ -173,7 +173,9 @@ def _re_post(record: dict, gold_relation: str, model: MoRe) -> tuple[str, int]:
     return f"<p>{' '.join(marked)}</p><table>{''.join(rows)}</table>", errors
 
 
-def _cached_contexts(path: Path) -> dict[int, list[str]]:
+def cached_contexts(path: Path) -> dict[int, list[str]]:
+    """sample_id -> an imported view's texts in rank order, from a split's cache (a new post brings
+    them itself; the test posts of a run have them here)."""
     if not path.is_file():
         raise ValueError(f"{path}: the imported view's test cache is missing")
     out: dict[int, list[str]] = {}
@@ -204,7 +206,7 @@ def write_case_study(
     images = layout.images_dir()
     # imported views: the test posts' texts from the run's own caches (they have no retriever)
     contexts = {
-        view: _cached_contexts(layout.run_dir / dataset / "retrieval" / f"test.{view}.parquet")
+        view: cached_contexts(layout.run_dir / dataset / "retrieval" / f"test.{view}.parquet")
         for view in model.imported
     }
     posts = []
