@@ -12,9 +12,12 @@ include: "workflow/rules/retrieval.smk"
 include: "workflow/rules/experts.smk"
 include: "workflow/rules/moe.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/student.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        # the distilled students, only where student.enabled (default false) asks for them
+        student_targets(),

@@ -50,6 +50,16 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained run of two toy datasets laid out as the rules lay one out (fixtures.build_toy_run:
+    seconds, no Snakemake), built once per session; tests/test_predict.py reads it, and
+    tests/test_case_study.py adds toy_ner's test split to it."""
+    from fixtures import build_toy_run
+
+    return build_toy_run(tmp_path_factory.mktemp("toy_run"))
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole DAG of tests/config.tiny.yaml, run locally once per test session."""
     import shutil

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from fixtures import headless_chromium
 from more_ie.predict.settings import CaseStudySettings, PredictSettings
-from test_predict import NER_LABELS, toy_run  # noqa: F401  (the session fixture)
 
 pytest.importorskip("pyserini")
 TEXT_IMAGE = PredictSettings(variant="text+image", device="cpu", threads=1)
@@ -42,22 +42,14 @@ def _test_split(run: Path) -> None:
 def _screenshot(page: Path, png: Path, profile: Path) -> None:
     assert CHROMIUM is not None
     subprocess.run(
-        [
+        headless_chromium(
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
+            profile,
             "--hide-scrollbars",
             "--window-size=1200,2400",
             f"--screenshot={png}",
             page.as_uri(),
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=180,
@@ -65,7 +57,7 @@ def _screenshot(page: Path, png: Path, profile: Path) -> None:
     )
 
 
-def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_path: Path) -> None:
     from more_ie.predict.case_study import write_case_study
 
     _test_split(toy_run)
@@ -87,7 +79,7 @@ def test_case_study_page_shows_posts_experts_gate_and_gold(toy_run: Path, tmp_pa
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it)")
-def test_case_study_page_renders_in_headless_chromium(toy_run: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_case_study_page_renders_in_headless_chromium(toy_run: Path, tmp_path: Path) -> None:
     from PIL import Image
 
     from more_ie.predict.case_study import write_case_study

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, snakemake_command
 from more_ie.config import ConfigError, load_config, validate_config
 
 MINIMAL = {"knowledge": {"kc": {"source": {"kind": "dump", "path": "x.xml"}}}}
@@ -51,20 +50,10 @@ def test_real_config_plans_every_stage_with_shards_numbered_across_sources(
     config = load_config(REPO / "config.real.yaml")
     assert config["results_dir"] == "results/real"
     assert config["datasets"]["mnre"]["experts"]["max_train_samples"] > 0
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--dry-run",
-        "--printshellcmds",
-        "results/real/knowledge/realwiki/shards/00002.parquet",
-        "--configfile",
-        str(REPO / "config.real.yaml"),
-    ]
+    target = "results/real/knowledge/realwiki/shards/00002.parquet"
+    cmd = snakemake_command(
+        tmp_path, "--dry-run", "--printshellcmds", target, config=REPO / "config.real.yaml", cores=None
+    )
     result = subprocess.run(
         cmd, capture_output=True, text=True, env={**__import__("os").environ}, timeout=300
     )

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from PIL import Image
 
+from fixtures import TINY_CLIP, random_image
 from more_ie.datasets.readers import NER_SCHEMA
 from more_ie.moe.features import compute_gate_features, read_feature_spec, read_gate_features
 from more_ie.moe.settings import GateFeatureSettings
-from more_ie.search.settings import ClipSettings
 from more_ie.utils import write_parquet
 
 
@@ -59,14 +58,12 @@ def test_clip_features_refuse_names_outside_images_dir(
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(images / "ok.png")
-    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "secret.png")
+    random_image(images / "ok.png", rng)
+    random_image(tmp_path / "secret.png", rng)
     split = _split(
         tmp_path / "dev.parquet", ["ok.png", "../secret.png", str(tmp_path / "secret.png"), "absent.png"]
     )
-    compute_gate_features(
-        split, images, tmp_path / "f.parquet", ClipSettings("tiny-demo", None, device="cpu", workers=0)
-    )
+    compute_gate_features(split, images, tmp_path / "f.parquet", TINY_CLIP)
     _, features = read_gate_features(tmp_path / "f.parquet")
     assert features[:, -1].tolist() == [1.0, 0.0, 0.0, 0.0]  # has_image: only the file inside images_dir
     assert np.abs(features[1:, 64:-1]).sum() == 0  # no image feature for the refused / absent names

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from PIL import Image
 
 from conftest import REPO, snakemake_command
+from fixtures import TINY_CLIP, clip_index, image_kc_rows, random_image, write_image_kc
 from more_ie.utils import atomic_dir, safe_child, write_json, write_parquet
 from more_ie.utils.atomic import sweep_temporaries
 
@@ -50,42 +50,15 @@ def test_safe_child_keeps_names_inside_the_folder(tmp_path: Path, caplog: pytest
 def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
     """An MNRE img_id of ../outside/secret.png was read by retrieve-image; check-images called it missing."""
     from more_ie.datasets import check_images
-    from more_ie.search.image_index import build_image_index, encode_kc_images, retrieve_images
-    from more_ie.search.settings import ClipSettings, ImageSearchSettings
-    from more_ie.wiki.kc import IMAGE_KC_SCHEMA
+    from more_ie.search.image_index import retrieve_images
+    from more_ie.search.settings import ImageSearchSettings
 
     rng = np.random.default_rng(0)
-    kc_dir, images, outside = tmp_path / "kc", tmp_path / "data" / "images", tmp_path / "data" / "outside"
-    for folder in (kc_dir, images, outside):
-        folder.mkdir(parents=True)
-    rows = []
-    for i in range(4):
-        path = kc_dir / f"k{i}.png"
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        rows.append(
-            dict(
-                image_id=i,
-                file=path.name,
-                url="file:x",
-                source="link",
-                page_id=i,
-                title=f"P{i}",
-                value=f"value {i}",
-                local_path=str(path),
-            )
-        )
-    write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
-    clip = ClipSettings("tiny-demo", None, device="cpu", workers=0)
-    encode_kc_images(tmp_path / "kc.parquet", 0, 1, tmp_path / "e.npy", tmp_path / "i.parquet", clip)
-    build_image_index(
-        [tmp_path / "e.npy"],
-        [tmp_path / "i.parquet"],
-        "Flat",
-        tmp_path / "faiss.index",
-        tmp_path / "ids.parquet",
-    )
-    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(images / "ok.png")
-    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(outside / "secret.png")
+    images, outside = tmp_path / "data" / "images", tmp_path / "data" / "outside"
+    kc = write_image_kc(image_kc_rows(tmp_path / "kc", 4, rng, name="k{i}.png"), tmp_path / "kc.parquet")
+    index, ids = clip_index(kc, tmp_path / "clip")
+    random_image(images / "ok.png", rng)
+    random_image(outside / "secret.png", rng)
     split = [
         {"sample_id": 0, "image": "ok.png"},
         {"sample_id": 1, "image": "../outside/secret.png"},
@@ -95,11 +68,11 @@ def test_retrieve_image_never_reads_outside_images_dir(tmp_path: Path) -> None:
     result = retrieve_images(
         tmp_path / "split.parquet",
         images,
-        tmp_path / "faiss.index",
-        tmp_path / "ids.parquet",
-        tmp_path / "kc.parquet",
+        index,
+        ids,
+        kc,
         tmp_path / "out.parquet",
-        clip,
+        TINY_CLIP,
         ImageSearchSettings(k=2),
     )
     assert (result["with_image"], result["missing"]) == (1, 2)

@@ -1,8 +1,9 @@
 """Prediction on new posts: input parsing, the full MoRe path (BM25 + CLIP/Faiss + experts + gate),
 batched = one at a time, the retrieval-free path, RE pairs, and the command's exit status.
 
-The trained run is built here in seconds (a tiny random BERT as the experts' encoder, a Lucene
-index over a six-sentence text KC, the tiny random CLIP over eight images, gates saved with
+The trained run is built in seconds, once per session (conftest's ``toy_run``, built by
+``fixtures.build_toy_run``: a tiny random BERT as the experts' encoder, a Lucene index over a
+six-sentence text KC, the tiny random CLIP over eight images, gates saved with
 ``more_ie.moe.gate.save_gate``), laid out exactly as the Snakemake rules lay out a real run.
 """
 
@@ -14,176 +15,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
-import torch
-from PIL import Image
 
 from conftest import REPO, snakemake_command
-from tiny_models import make_tiny_bert
+from fixtures import toy_manifest
 
 pytest.importorskip("pyserini")
 
-KB = "kb"
-NER_LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
-RE_LABELS = ["None", "born_in", "member_of"]
-SENTENCES = [
-    "Ada Lovelace was born in Brimholt",
-    "Brimholt lies on the river Vant",
-    "Vantor Industries makes tools in Brimholt",
-    "Kevin Durant joined the Warriors",
-    "The Warriors play in San Francisco",
-    "Lovelace wrote the first program",
-]
-
-
-def _manifest(dataset: str, task: str, images_dir: str, results_dir: str) -> dict:
-    """The run manifest of a toy run, by the predict_manifest rule's own function."""
-    from more_ie.predict.layout import build_manifest
-
-    text = {"kc": None, "k": 3, "bm25_k1": 0.9, "bm25_b": 0.4}
-    image = {"kc": None, "k": 2, "faiss_search": "", "clip_arch": "tiny-demo", "clip_pretrained": None}
-    config = {
-        "knowledge": {KB: {}},
-        "datasets": {dataset: {"task": task, "images_dir": images_dir}},
-        "retrieval": {"text": text, "image": image},
-        "experts": {"views": ["none", "text", "image"], "seeds": [1]},
-        "moe": {"variants": ["text+image"], "gate": "per_label", "decode": "constrained"},
-    }
-    return build_manifest(config, dataset, results_dir)
-
-
-def _expert(folder: Path, encoder_dir: Path, task: str, labels: list[str], view: str, favour: int) -> None:
-    """A random expert whose output layer strongly prefers label ``favour`` (so that tests can tell
-    the two experts of a pair apart in the mixture)."""
-    from more_ie.experts.encoder import load_encoder, load_tokenizer
-    from more_ie.experts.model import Expert, ExpertConfig
-
-    tokenizer = load_tokenizer(str(encoder_dir), task)
-    torch.manual_seed(len(view) + favour)
-    expert = Expert(
-        ExpertConfig(task, labels, str(encoder_dir), 64, view), load_encoder(str(encoder_dir), len(tokenizer))
-    )
-    # the emission (NER) or classifier (RE) layer: the head's Linear with one output per label
-    layer = [
-        m
-        for name, m in expert.named_modules()
-        if isinstance(m, torch.nn.Linear)
-        and not name.startswith("encoder.")
-        and m.out_features == len(labels)
-    ][-1]
-    with torch.no_grad():
-        layer.weight.mul_(0.01)
-        layer.bias.zero_()
-        layer.bias[favour] = 6.0
-    expert.save(folder / "model", tokenizer)
-    (folder / "metrics.json").write_text(
-        json.dumps({"train_config": {"context_anchors": "surface", "dedup_contexts": True}})
-    )
-
-
-def save_gate(
-    run: Path, dataset: str, variant: str, pair: tuple[str, str], labels: list[str], bias: float
-) -> Path:
-    """A gate whose every label weight is sigmoid(bias): +large follows the pair's first expert."""
-    from more_ie.moe.gate import Gate
-    from more_ie.moe.gate import save_gate as moe_save_gate
-
-    dim = 64 * 2 + 1  # tiny-demo CLIP text + image + has_image
-    gate = Gate(dim, len(labels), "per_label")
-    with torch.no_grad():
-        gate.linear.bias.fill_(bias)
-    spec = {
-        "text": "clip:tiny-demo/RANDOM-WEIGHTS",
-        "text_dim": 64,
-        "image": "clip:tiny-demo/RANDOM-WEIGHTS",
-        "image_dim": 64,
-        "has_image": True,
-        "dim": dim,
-    }
-    folder = run / dataset / "moe" / "gates" / variant / "pair0"
-    moe_save_gate(
-        gate, folder, {"pair": list(pair), "labels": labels, "feature_spec": spec, "variant": variant}
-    )
-    return folder
-
-
-def build_toy_run(root: Path) -> Path:
-    """``root/results``: a run of two datasets (toy_ner, toy_re) laid out as the rules do."""
-    from more_ie.search.bm25 import build_index
-    from more_ie.search.image_index import build_image_index, encode_kc_images
-    from more_ie.search.settings import ClipSettings
-    from more_ie.utils import write_parquet
-    from more_ie.wiki.kc import IMAGE_KC_SCHEMA, TEXT_KC_SCHEMA, kc_id
-
-    run = root / "results"
-    encoder_dir = make_tiny_bert(root / "bert", [s.lower() for s in SENTENCES] * 10)
-    rows = [
-        dict(
-            kc_id=kc_id(0, i),
-            page_id=i,
-            title=s.split()[0],
-            section="",
-            paragraph_idx=0,
-            sentence=s,
-            paragraph=f"<e: {s.split()[0]}> {s.split()[0]} </e> {' '.join(s.split()[1:])}.",
-        )
-        for i, s in enumerate(SENTENCES)
-    ]
-    write_parquet(
-        pa.Table.from_pylist(rows, schema=TEXT_KC_SCHEMA),
-        run / "knowledge" / KB / "text_kc" / "00000.parquet",
-    )
-    build_index([run / "knowledge" / KB / "text_kc" / "00000.parquet"], run / "index" / KB / "bm25")
-    rng = np.random.default_rng(0)
-    images = root / "kc_images"
-    images.mkdir()
-    image_rows = []
-    for i in range(8):
-        path = images / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        image_rows.append(
-            dict(
-                image_id=i,
-                file=path.name,
-                url="file:x",
-                source="link",
-                page_id=i,
-                title=f"Page {i}",
-                value=f"Page {i}: an article about picture {i}",
-                local_path=str(path),
-            )
-        )
-    kc = run / "knowledge" / KB / "image_kc.parquet"
-    write_parquet(pa.Table.from_pylist(image_rows, schema=IMAGE_KC_SCHEMA), kc)
-    clip = run / "index" / KB / "clip"
-    encode_kc_images(
-        kc, 0, 1, clip / "e.npy", clip / "i.parquet", ClipSettings("tiny-demo", None, device="cpu", workers=0)
-    )
-    build_image_index(
-        [clip / "e.npy"], [clip / "i.parquet"], "Flat", clip / "faiss.index", clip / "faiss_ids.parquet"
-    )
-    posts_images = root / "post_images"
-    posts_images.mkdir()
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(posts_images / f"p{i}.jpg")
-    (posts_images / "broken.jpg").write_bytes(b"not a jpeg")
-    for dataset, task, labels in (("toy_ner", "ner", NER_LABELS), ("toy_re", "re", RE_LABELS)):
-        (run / dataset / "predict").mkdir(parents=True)
-        (run / dataset / "predict" / "run.json").write_text(
-            json.dumps(_manifest(dataset, task, str(posts_images), str(run)))
-        )
-        favour = {"text": 3, "image": 1, "none": 0} if task == "ner" else {"text": 1, "image": 2, "none": 0}
-        for view in ("text", "image", "none"):
-            _expert(run / dataset / "experts" / f"{view}-s1", encoder_dir, task, labels, view, favour[view])
-        save_gate(run, dataset, "text+image", ("text-s1", "image-s1"), labels, 8.0)
-        save_gate(run, dataset, "image+text", ("text-s1", "image-s1"), labels, -8.0)
-    return run
-
-
-@pytest.fixture(scope="session")
-def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_toy_run(tmp_path_factory.mktemp("toy_run"))
+# the toy run (fixtures.build_toy_run) is conftest's session fixture toy_run, shared with
+# tests/test_case_study.py
 
 
 def _posts(run: Path) -> list[dict]:
@@ -320,6 +160,32 @@ def test_batched_prediction_equals_one_post_at_a_time(toy_run: Path) -> None:
     assert model.timings.posts == 2 * len(posts) and model.timings.retrieval > 0 and model.timings.experts > 0
 
 
+def test_bf16_prediction_keeps_the_fp32_tags_and_confidences_close(toy_run: Path) -> None:
+    """precision bf16 on a CPU (autocast around the experts and CLIP; the CRF in fp32): the same
+    tags, confidences within 0.05 of fp32's, and the CLIP retrieval unchanged on this run."""
+    from more_ie.predict import MoRe
+
+    posts = _posts(toy_run)
+    runs = {
+        p: MoRe.load(toy_run, "toy_ner", variant="text+image", device="cpu", precision=p).predict(
+            posts, details=True
+        )
+        for p in ("fp32", "bf16")
+    }
+    assert [e.precision for e in MoRe.load(toy_run, "toy_ner", precision="bf16", device="cpu").experts] == [
+        "bf16",
+        "bf16",
+    ]
+    for full, half in zip(runs["fp32"], runs["bf16"]):
+        assert half["mixed_tags"] == full["mixed_tags"]
+        assert [k["kc_id"] for v in half["retrieved"].values() for k in v] == [
+            k["kc_id"] for v in full["retrieved"].values() for k in v
+        ]
+        assert [e["confidence"] for e in half["entities"]] == pytest.approx(
+            [e["confidence"] for e in full["entities"]], abs=0.05
+        )
+
+
 def test_no_retrieval_reads_the_sentence_alone_without_any_index(toy_run: Path) -> None:
     from more_ie.predict import MoRe
 
@@ -372,9 +238,10 @@ def test_a_missing_gate_or_run_names_what_is_missing(toy_run: Path) -> None:
 # -- the command ---------------------------------------------------------------------------------------
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli(run: Path, *args: str) -> subprocess.CompletedProcess:
+    """``predict`` on ``run``'s toy_ner."""
     return subprocess.run(
-        [sys.executable, "-m", "more_ie", "predict", *args],
+        [sys.executable, "-m", "more_ie", "predict", "--run-dir", str(run), "--dataset", "toy_ner", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -388,43 +255,25 @@ def test_command_predicts_the_good_lines_and_exits_2_for_bad_ones(toy_run: Path,
     posts.write_text("\n".join(lines[:2] + ["{broken"] + lines[2:]) + "\n")
     out = tmp_path / "pred.jsonl"
     result = _cli(
-        "--run-dir",
-        str(toy_run),
-        "--dataset",
-        "toy_ner",
-        "--variant",
-        "text+image",
-        "--input",
-        str(posts),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--chunk",
-        "2",
+        toy_run,
+        *("--variant", "text+image", "--input", str(posts), "--out", str(out), "--device", "cpu"),
+        *("--threads", "1", "--chunk", "2"),
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{posts}:3: not valid JSON" in result.stderr
+    # the terminal shows the project's lines and the warnings a user must act on, not open_clip's
+    # INFO lines (on the root logger) nor the JVM's warnings about Lucene's internals
+    assert "RANDOM WEIGHTS" in result.stderr and "more_ie.search.jvm: JVM started" in result.stderr
+    for chatter in (" INFO root: ", "sun.misc.Unsafe", "MMapDirectory", "SimpleIndexer"):
+        assert chatter not in result.stderr + result.stdout, result.stderr[-2000:]
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a", "b", "c", "d", "e"]
     stdout = _cli(
-        "--run-dir",
-        str(toy_run),
-        "--dataset",
-        "toy_ner",
-        "--variant",
-        "text+image",
-        "--no-retrieval",
-        "--input",
-        str(posts),
-        "--device",
-        "cpu",
+        toy_run, "--variant", "text+image", "--no-retrieval", "--input", str(posts), "--device", "cpu"
     )
     assert stdout.returncode == 2 and len(stdout.stdout.splitlines()) == 5
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    failed = _cli("--run-dir", str(toy_run), "--dataset", "toy_ner", "--input", str(empty))
+    failed = _cli(toy_run, "--input", str(empty))
     assert failed.returncode == 1 and "no posts (the file is empty)" in failed.stderr
 
 
@@ -449,7 +298,7 @@ def test_the_workflow_writes_the_manifest_the_loader_reads(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     layout = RunLayout.open(tmp_path / "results", "demo_mner")
     assert _keys(layout.manifest) == _keys(
-        _manifest("demo_mner", "ner", "x", "results")
+        toy_manifest("demo_mner", "ner", "x", "results")
     )  # the fixture runs mirror it
     assert layout.task == "ner" and layout.manifest["text"]["k"] == 1  # tests/config.tiny.yaml
     assert layout.images_dir() == tmp_path / "results" / "demo" / "world" / "mner_images"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -9,28 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
+from fixtures import TINY_CLIP, image_kc_row, image_kc_rows, write_image_kc, write_text_kc
 from more_ie.utils import write_parquet
-from more_ie.wiki.kc import IMAGE_KC_SCHEMA, TEXT_KC_SCHEMA, kc_id
 
 pytest.importorskip("pyserini")
-
-
-def _text_kc(path: Path, shard: int, sentences: list[str]) -> None:
-    rows = [
-        dict(
-            kc_id=kc_id(shard, i),
-            page_id=shard,
-            title=f"T{shard}",
-            section="",
-            paragraph_idx=i,
-            sentence=s,
-            paragraph=f"paragraph of {s}",
-        )
-        for i, s in enumerate(sentences)
-    ]
-    write_parquet(pa.Table.from_pylist(rows, schema=TEXT_KC_SCHEMA), path)
 
 
 def _lucene_bm25(tf: int, dl: int, avgdl: float, df: int, n: int, k1: float, b: float) -> float:
@@ -41,7 +25,7 @@ def _lucene_bm25(tf: int, dl: int, avgdl: float, df: int, n: int, k1: float, b: 
 def test_bm25_exact_scores_on_three_documents(tmp_path: Path) -> None:
     from more_ie.search.bm25 import Bm25Searcher, Bm25Settings, build_index
 
-    _text_kc(
+    write_text_kc(
         tmp_path / "00000.parquet", 0, ["alpha beta gamma", "alpha alpha delta", "epsilon zeta eta theta"]
     )
     build_index([tmp_path / "00000.parquet"], tmp_path / "index")
@@ -59,8 +43,8 @@ def test_bm25_exact_scores_on_three_documents(tmp_path: Path) -> None:
 def test_merged_shard_indexes_score_like_one_index(tmp_path: Path) -> None:
     from more_ie.search.bm25 import Bm25Searcher, build_index, merge_indexes
 
-    _text_kc(tmp_path / "00000.parquet", 0, ["the cat sat on the mat", "dogs chase cats"])
-    _text_kc(tmp_path / "00001.parquet", 1, ["a bird in the hand", "the cat and the bird"])
+    write_text_kc(tmp_path / "00000.parquet", 0, ["the cat sat on the mat", "dogs chase cats"])
+    write_text_kc(tmp_path / "00001.parquet", 1, ["a bird in the hand", "the cat and the bird"])
     build_index([tmp_path / "00000.parquet"], tmp_path / "i0")
     build_index([tmp_path / "00001.parquet"], tmp_path / "i1")
     merge_indexes([tmp_path / "i0", tmp_path / "i1"], tmp_path / "merged")
@@ -106,54 +90,16 @@ def test_text_self_retrieval_of_200_kc_sentences(demo_world: Path, tmp_path: Pat
 
 def test_image_self_retrieval_and_missing_images(tmp_path: Path) -> None:
     from more_ie.search.image_index import build_image_index, encode_kc_images, retrieve_images
-    from more_ie.search.settings import ClipSettings, ImageSearchSettings
+    from more_ie.search.settings import ImageSearchSettings
 
     rng = np.random.default_rng(0)
     images = tmp_path / "kc_images"
-    images.mkdir()
-    rows = []
-    for i in range(24):
-        path = images / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(path)
-        rows.append(
-            dict(
-                image_id=i,
-                file=path.name,
-                url="file:x",
-                source="link",
-                page_id=i,
-                title=f"P{i}",
-                value=f"value {i}",
-                local_path=str(path),
-            )
-        )
+    rows = image_kc_rows(images, 24, rng, size=48)
     (images / "broken.jpg").write_bytes(b"not an image")
-    rows.append(
-        dict(
-            image_id=24,
-            file="broken.jpg",
-            url="file:x",
-            source="link",
-            page_id=24,
-            title="B",
-            value="broken",
-            local_path=str(images / "broken.jpg"),
-        )
-    )
-    rows.append(
-        dict(
-            image_id=25,
-            file="gone.jpg",
-            url="file:x",
-            source="link",
-            page_id=25,
-            title="G",
-            value="gone",
-            local_path=None,
-        )
-    )
-    write_parquet(pa.Table.from_pylist(rows, schema=IMAGE_KC_SCHEMA), tmp_path / "kc.parquet")
-    clip = ClipSettings("tiny-demo", None, batch_size=8, device="cpu", workers=0)
+    rows.append(image_kc_row(24, "broken.jpg", "B", "broken", str(images / "broken.jpg")))
+    rows.append(image_kc_row(25, "gone.jpg", "G", "gone", None))
+    write_image_kc(rows, tmp_path / "kc.parquet")
+    clip = dataclasses.replace(TINY_CLIP, batch_size=8)
     stats = [
         encode_kc_images(
             tmp_path / "kc.parquet",
@@ -201,7 +147,7 @@ def test_random_caches_are_seeded_and_shaped_like_real_ones(tmp_path: Path) -> N
     from more_ie.search.random_kc import retrieve_random
     from more_ie.search.settings import RandomRetrievalSettings
 
-    _text_kc(tmp_path / "00000.parquet", 0, [f"sentence {i}" for i in range(50)])
+    write_text_kc(tmp_path / "00000.parquet", 0, [f"sentence {i}" for i in range(50)])
     write_parquet(pa.Table.from_pylist([{"sample_id": i} for i in range(7)]), tmp_path / "split.parquet")
     for name in ("a", "b"):
         retrieve_random(

@@ -11,7 +11,8 @@ import yaml
 
 from conftest import REPO
 from more_ie.contexts.settings import ImportSettings, RandomContextSettings
-from more_ie.demo.settings import DEMO_SEED, DemoScale
+from more_ie.datasets.settings import PrepareSettings
+from more_ie.demo.settings import DEMO_SEED, DemoScale, DemoSeed
 from more_ie.download.settings import DownloadSettings
 from more_ie.experts.settings import TrainConfig
 from more_ie.moe.settings import GateFeatureSettings, MoeConfig
@@ -22,15 +23,21 @@ from more_ie.search.settings import (
     ImageSearchSettings,
     RandomRetrievalSettings,
 )
+from more_ie.student.settings import StudentSettings
 from more_ie.utils.settings import add_dataclass_arguments, defaults, settings_from_args
-from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions
+from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions, SourceKind
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
 
 @pytest.mark.parametrize(
     "block, cls, selection",
-    [("experts", TrainConfig, {"seed"}), ("moe", MoeConfig, set()), ("demo", DemoScale, set())],
+    [
+        ("experts", TrainConfig, {"seed"}),
+        ("moe", MoeConfig, set()),
+        ("demo", DemoScale, set()),
+        ("student", StudentSettings, set()),
+    ],
 )
 def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selection: set[str]) -> None:
     properties = SCHEMA["properties"][block]["properties"]
@@ -51,6 +58,7 @@ def test_schema_defaults_equal_dataclass_defaults(block: str, cls: type, selecti
         "experts": {"seeds", "views"},
         "moe": {"variants", "gate_text_encoder", "gate_image_features"},
         "demo": {"out_dir", "seed"},
+        "student": {"enabled", "seeds", "train"},
     }
     extra = set(properties) - set(fields) - selection_keys[block]
     assert not extra, f"schema keys without a {cls.__name__} field: {sorted(extra)}"
@@ -74,12 +82,25 @@ def _schema_block(path: str) -> dict:
 # settings (threads, batch sizes of a search call, log intervals...), not config.
 STAGE_SETTINGS = [
     ("retrieval.text", Bm25Settings, {"k": "k", "k1": "bm25_k1", "b": "bm25_b"}),
-    ("retrieval.image", ImageSearchSettings, {"k": "k", "faiss_search": "faiss_search"}),
-    ("retrieval.image", FaissIndexSettings, {"faiss_factory": "faiss_factory"}),
+    (
+        "retrieval.image",
+        ImageSearchSettings,
+        {"k": "k", "faiss_search": "faiss_search", "faiss_device": "faiss_device"},
+    ),
+    (
+        "retrieval.image",
+        FaissIndexSettings,
+        {"faiss_factory": "faiss_factory", "faiss_device": "faiss_device"},
+    ),
     (
         "retrieval.image",
         ClipSettings,
-        {"clip_arch": "clip_arch", "clip_pretrained": "clip_pretrained", "batch_size": "batch_size"},
+        {
+            "clip_arch": "clip_arch",
+            "clip_pretrained": "clip_pretrained",
+            "batch_size": "batch_size",
+            "precision": "precision",
+        },
     ),
     ("retrieval.image", DownloadSettings, {"max_in_flight": "max_in_flight"}),
     ("retrieval", RandomRetrievalSettings, {"seed": "seed"}),
@@ -111,6 +132,12 @@ STAGE_SETTINGS = [
         DocFields,
         {"title_field": "title_field", "text_field": "text_field", "images_field": "images_field"},
     ),
+    (
+        "#dataset",
+        PrepareSettings,
+        {"label_map": "label_map", "no_relation_labels": "no_relation_labels"},
+    ),
+    ("demo", DemoSeed, {"seed": "seed"}),
 ]
 
 
@@ -152,6 +179,12 @@ def test_every_stage_setting_of_the_schema_has_its_dataclass_field() -> None:
             loose -= set(defaults(MoeConfig)) | {"variants"}
         if block == "#imported_context":
             loose -= {"format"}  # required, so without a default: test_imported_context_format
+        if block == "demo":
+            loose -= set(defaults(DemoScale)) | {"out_dir"}  # test_schema_defaults_equal_dataclass_defaults
+        if block == "#dataset":
+            # what the dataset is and where its files are: the rules' inputs and wildcards, and
+            # prepare-dataset's required --format; its experts/moe/student blocks are those stages'
+            loose -= {"task", "format", "images_dir", "contexts"}
         assert not loose, f"{block}: schema keys without a settings field {sorted(loose)}"
 
 
@@ -167,6 +200,16 @@ def test_imported_context_format() -> None:
         spec["properties"]["format"]["description"]
         == ImportSettings.__dataclass_fields__["format"].metadata["help"]
     )
+
+
+def test_corpus_source_kind() -> None:
+    """A knowledge source's kind is required in the config; the flag's choices and help (its
+    default serves commands typed by hand) are SourceKind's."""
+    spec = SCHEMA["definitions"]["knowledge_corpus"]["properties"]["source"]
+    assert "kind" in spec["required"] and "default" not in spec["properties"]["kind"]
+    field = SourceKind.__dataclass_fields__["kind"]
+    assert spec["properties"]["kind"]["enum"] == list(field.metadata["choices"])
+    assert spec["properties"]["kind"]["description"] == field.metadata["help"]
 
 
 def test_constant_defaults_equal_schema() -> None:
@@ -236,6 +279,82 @@ def test_tuple_settings_take_a_fixed_number_of_values() -> None:
     assert settings_from_json(DemoScale, '{"re_sizes": [1, 2, 3]}').re_sizes == (1, 2, 3)
     with pytest.raises(ValueError, match=r"re_sizes must be a list of 3 int"):
         settings_from_json(DemoScale, '{"re_sizes": [1, 2]}')
+
+
+@dataclasses.dataclass
+class _Containers:
+    names: list[str] = dataclasses.field(default_factory=lambda: ["a"], metadata={"help": "names"})
+    sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 2], metadata={"help": "sizes"})
+    renames: dict[str, str] = dataclasses.field(default_factory=dict, metadata={"help": "renames"})
+    weights: dict[str, float] = dataclasses.field(default_factory=dict, metadata={"help": "weights"})
+
+
+def _containers(*argv: str) -> _Containers:
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, _Containers)
+    return settings_from_args(_Containers, parser.parse_args(list(argv)))
+
+
+def test_list_and_mapping_settings_from_flags_and_json() -> None:
+    """A list[X] field: a flag of one or more values, a JSON list of any length; a dict[str, X]
+    field: a flag of zero or more KEY=VALUE items, a JSON object. Defaults are never shared."""
+    assert _containers() == _Containers()
+    got = _containers("--names", "x", "y", "z", "--sizes", "3", "--renames", "OTHER=MISC", "a=b=c")
+    assert got.names == ["x", "y", "z"] and got.sizes == [3]
+    assert got.renames == {"OTHER": "MISC", "a": "b=c"}  # the first '=' splits
+    assert _containers("--renames").renames == {}  # no items: an empty mapping (as the rule passes it)
+    assert _containers("--weights", "text=1", "image=0.5").weights == {"text": 1.0, "image": 0.5}
+    one, two = _containers(), _containers()
+    one.names.append("changed")
+    assert two.names == ["a"] and _Containers().names == ["a"]
+    from_json = settings_from_json(
+        _Containers, '{"names": [], "sizes": [4, 5, 6, 7], "renames": {"X": "Y"}, "weights": {"t": 2}}'
+    )
+    assert from_json == _Containers([], [4, 5, 6, 7], {"X": "Y"}, {"t": 2.0})
+    assert isinstance(from_json.weights["t"], float)
+    prepared = settings_from_json(PrepareSettings, '{"label_map": {"OTHER": "MISC"}}')
+    assert prepared == PrepareSettings({"OTHER": "MISC"}, ["None", "NA", "no_relation"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--renames", "OTHER"], "argument --renames: expected KEY=VALUE, got 'OTHER'"),
+        (["--renames", "=MISC"], "argument --renames: expected KEY=VALUE, got '=MISC'"),
+        (["--sizes", "x"], "argument --sizes: invalid int value: 'x'"),
+        (["--weights", "a=x"], "argument --weights: invalid KEY=float value: 'a=x'"),
+        (["--names"], "argument --names: expected at least one argument"),
+    ],
+)
+def test_list_and_mapping_flag_errors_name_the_flag(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        _containers(*argv)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"names": "a"}', "--settings: names must be a list of str, got 'a'"),
+        ('{"names": ["a", 1]}', "--settings: names[1] must be str, got 1"),
+        ('{"sizes": [1, true]}', "--settings: sizes[1] must be int, got True"),
+        ('{"renames": ["A=B"]}', "--settings: renames must be an object of str to str, got ['A=B']"),
+        ('{"renames": {"A": 1}}', "--settings: renames['A'] must be str, got 1"),
+        ('{"weights": {"t": "x"}}', "--settings: weights['t'] must be float, got 'x'"),
+        ('{"renamez": {}}', "--settings: unknown _Containers keys ['renamez']"),
+    ],
+)
+def test_list_and_mapping_json_errors_name_the_key(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        settings_from_json(_Containers, text)
+    assert str(raised.value) == message
+
+
+def test_a_mapping_key_given_twice_is_an_error_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"--renames: key 'A' is given twice"):
+        _containers("--renames", "A=B", "A=C")
 
 
 def test_flags_and_json_round_trip() -> None:
@@ -327,6 +446,16 @@ def _rule_settings(config: dict) -> dict[str, tuple[list[str], str]]:
             + [arg for split_name in ("train", "dev", "test") for arg in (f"--{split_name}", "x")],
             stage.train_expert(config, dataset),
         ),
+        "student_teacher": (
+            ["student-teacher", "--task", "ner", "--variant", "a+b", "--pair", "0", "--expert", "a-s1=x"]
+            + ["b-s1=y", "--train", "t", "--gate-dir", "g", "--features", "f", "--out", "o"],
+            stage.student_teacher(config, dataset),
+        ),
+        "train_student": (
+            ["train-student", "--task", "ner", "--variant", "a+b", "--teacher", "t", "--out-dir", "o"]
+            + [arg for split_name in ("train", "dev", "test") for arg in (f"--{split_name}", "x")],
+            stage.train_student(config, dataset),
+        ),
         "moe": (
             ["moe", "--task", "ner", "--dataset", "d", "--expert", "a=x", "--variant", "v=a,a", "--dev", "d"]
             + ["--test", "t", "--dev-features", "f", "--test-features", "g", "--out", "o"],
@@ -348,6 +477,7 @@ def test_every_rule_settings_json_reaches_its_command(config_file: str) -> None:
         "as_settings",
         "annotations",
         "json",
+        "prepare_dataset",  # flags, not --settings: test_prepare_dataset_rule_flags_reach_its_settings
     }, "a stage_settings function is not tested"
     parser = build_parser()
     for name, (argv, text) in calls.items():
@@ -356,3 +486,46 @@ def test_every_rule_settings_json_reaches_its_command(config_file: str) -> None:
         for key, value in json.loads(text).items():
             value = tuple(value) if isinstance(value, list) else value
             assert any(getattr(s, key, object()) == value for s in built), f"{name}: {key} did not arrive"
+
+
+@pytest.mark.parametrize("config_file", ["config.yaml", "config.demo.yaml", "tests/config.tiny.yaml"])
+def test_prepare_dataset_rule_flags_reach_its_settings(config_file: str) -> None:
+    """The prepare_dataset rule passes PrepareSettings as --label-map and --no-relation-labels (as
+    its shell line does, an empty label map included); every dataset's values arrive."""
+    from more_ie.cli import build_parser
+    from more_ie.config import load_config
+    from more_ie.config import stage_settings as stage
+
+    config = load_config(REPO / config_file)
+    name = next(iter(config["datasets"]))
+    renamed = {**config["datasets"][name], "label_map": {"PER": "PERSON", "OTHER": "MISC"}}
+    config["datasets"]["renamed"] = {**renamed, "no_relation_labels": ["Other", "NA"]}
+    parser = build_parser()
+    for dataset, spec in config["datasets"].items():
+        flags = stage.prepare_dataset(config, dataset)
+        args = parser.parse_args(
+            ["prepare-dataset", "--source", "s", "--format", spec["format"], "--out", "o"]
+            + ["--label-map", *flags["label_map"], "--no-relation-labels", *flags["no_relation_labels"]]
+        )
+        assert settings_from_args(PrepareSettings, args) == PrepareSettings(
+            spec["label_map"], spec["no_relation_labels"]
+        ), dataset
+    assert stage.prepare_dataset(config, "renamed")["label_map"] == ["OTHER=MISC", "PER=PERSON"]
+
+
+def test_keys_added_later_reach_the_rules_only_when_set() -> None:
+    """precision and faiss_device (issue 22) at their default are left out of the rules' --settings,
+    so runs made before they existed do not rerun; set, they reach the rules that use them."""
+    from more_ie.config import load_config
+    from more_ie.config import stage_settings as stage
+
+    config = load_config(REPO / "tests" / "config.tiny.yaml")
+    assert config["retrieval"]["image"]["precision"] == "auto"  # the schema fills the default in
+    for text in (stage.clip_encode_kc(config), stage.retrieve_image(config), stage.image_index(config)):
+        assert "precision" not in json.loads(text) and "faiss_device" not in json.loads(text)
+    config["retrieval"]["image"].update(precision="bf16", faiss_device="cpu")
+    assert json.loads(stage.clip_encode_kc(config))["precision"] == "bf16"
+    assert json.loads(stage.gate_features(config))["precision"] == "bf16"
+    assert json.loads(stage.image_index(config)) == {"faiss_factory": "Flat", "faiss_device": "cpu"}
+    retrieve = json.loads(stage.retrieve_image(config))
+    assert retrieve["precision"] == "bf16" and retrieve["faiss_device"] == "cpu"

@@ -1,5 +1,7 @@
 """The DAG through a real single-node SLURM (tests/slurm/start_cluster.sh): same results as the
-local run, jobs of one stage side by side, and a cancelled job that is retried.
+local run, jobs of one stage side by side, and a cancelled job that is retried; and what
+profiles/slurm-gpu asks SLURM for (a GPU for the GPU rules only; the test node declares GPUs by
+count, so SLURM schedules and records the requests although no job can use a GPU there).
 
 Runs where it can start the daemons (root, Linux, apt or the packages present); set
 MORE_IE_SLURM_TEST=0 to skip it. CI runs it.
@@ -87,6 +89,9 @@ JOB_FIELD = {
     "state": re.compile(r"\bJobState=(\S+)"),
     "start": re.compile(r"\bStartTime=(\S+)"),
     "end": re.compile(r"\bEndTime=(\S+)"),
+    # what the job asked for beyond CPUs and memory: `sbatch --gpus=1` shows as gres:gpu:1 (or gres/gpu:1)
+    "tres_per_job": re.compile(r"\bTresPerJob=(\S+)"),
+    "name": re.compile(r"\bJobName=(\S+)"),
 }
 
 
@@ -157,3 +162,55 @@ def test_a_cancelled_job_is_retried_and_leaves_no_partial_output(slurm_run) -> N
     again.wait(timeout=300)
     text = (workdir / "snakemake.out").read_text()
     assert again.returncode == 0 and "Nothing to be done" in text, text[-2000:]
+
+
+def test_the_test_profile_asks_for_no_gpu(slurm_run) -> None:  # type: ignore[no-untyped-def]
+    _, _, jobs = slurm_run
+    asked = {job: r for job, r in jobs.records.items() if "gpu" in r.get("tres_per_job", "")}
+    assert not asked, f"profiles/slurm-test asked SLURM for GPUs: {asked}"
+
+
+GPU_TARGET = "results/demo_mner/moe/features/dev.parquet"  # gate_features (a GPU rule) after CPU rules
+
+
+def test_slurm_gpu_profile_asks_a_gpu_for_gpu_rules_and_none_for_cpu_rules(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(REPO / "tests" / "config.tiny.yaml", tmp_path / "config.yaml")
+    # the profile's own settings, polling faster: a small target on an idle test cluster
+    fast = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"]
+    cmd = snakemake_command(
+        tmp_path,
+        GPU_TARGET,
+        "--profile",
+        str(REPO / "profiles" / "slurm-gpu"),
+        *fast,
+        "--latency-wait",
+        "10",
+        cores=None,
+    )
+    jobs = SlurmJobs()
+    with open(tmp_path / "snakemake.out", "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 900
+    while process.poll() is None and time.time() < deadline:
+        jobs.poll()
+        time.sleep(2)
+    process.wait(timeout=60)
+    jobs.poll()
+    output = (tmp_path / "snakemake.out").read_text()
+    assert process.returncode == 0, output[-5000:]
+    # this run's jobs only (SLURM still shows the earlier run's for MinJobAge): named by the run's id
+    run_id = re.search(r"SLURM run ID: (\S+)", output)
+    assert run_id is not None, output[-3000:]
+    by_rule: dict[str, list[dict[str, str]]] = {}
+    for record in jobs.records.values():
+        if record.get("name") != run_id.group(1):
+            continue
+        rule = record.get("comment", "").split()[0] if record.get("comment") else ""
+        by_rule.setdefault(rule.removeprefix("rule_"), []).append(record)
+    gpu = [r for rule, rs in by_rule.items() if "gate_features" in rule for r in rs]
+    cpu = [r for rule, rs in by_rule.items() if "gate_features" not in rule for r in rs]
+    assert gpu and cpu, f"expected gate_features and CPU jobs in SLURM's records: {jobs.records}"
+    for record in gpu:
+        assert re.fullmatch(r"gres[:/]gpu:1", record.get("tres_per_job", "")), record
+    for record in cpu:
+        assert "gpu" not in record.get("tres_per_job", ""), record

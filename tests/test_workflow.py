@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import snakemake_command
+from conftest import REPO, snakemake_command
+from fixtures import headless_chromium
 
 
 def _snakemake(workdir: Path, config: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -70,16 +71,23 @@ def _edited(tiny_run: Path, edit) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+# Edits that rerun exactly these jobs; the case-study pages show the gates' predictions, so they
+# follow the MoE.
+EXACT_EDITS = {
+    "moe_block": (lambda c: c["moe"].update(epochs=7), {"moe": 2, "case_study": 2, "summary": 1, "all": 1}),
+    # crf_lr: no dataset of the tiny config overrides it (a dataset override would win)
+    "expert_setting": (
+        lambda c: c["experts"].update(crf_lr=0.02),
+        {"train_expert": 12, "moe": 2, "case_study": 2, "summary": 1, "all": 1},
+    ),
+}
+
+
 @pytest.mark.slow
-def test_editing_the_moe_block_reruns_only_moe_jobs(tiny_run: Path) -> None:
-    edited = _edited(tiny_run, lambda c: c["moe"].update(epochs=7))
-    # the case-study pages show the gates' predictions, so they follow the MoE
-    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
-        "moe": 2,
-        "case_study": 2,
-        "summary": 1,
-        "all": 1,
-    }
+@pytest.mark.parametrize("name", sorted(EXACT_EDITS))
+def test_editing_the_moe_or_an_expert_setting_reruns_only_what_follows(tiny_run: Path, name: str) -> None:
+    edit, planned = EXACT_EDITS[name]
+    assert _planned_jobs(_snakemake(tiny_run, _edited(tiny_run, edit), "--dry-run")) == planned
 
 
 @pytest.mark.slow
@@ -98,19 +106,6 @@ def test_editing_text_k_reruns_text_retrieval_and_what_follows(tiny_run: Path) -
         "clip_encode_kc",
         "retrieve_image",
     } & set(jobs)
-
-
-@pytest.mark.slow
-def test_editing_an_expert_setting_reruns_only_experts_and_moe(tiny_run: Path) -> None:
-    # crf_lr: no dataset of the tiny config overrides it (a dataset override would win)
-    edited = _edited(tiny_run, lambda c: c["experts"].update(crf_lr=0.02))
-    assert _planned_jobs(_snakemake(tiny_run, edited, "--dry-run")) == {
-        "train_expert": 12,
-        "moe": 2,
-        "case_study": 2,
-        "summary": 1,
-        "all": 1,
-    }
 
 
 # Stages whose rules pass their values as one --settings JSON: an edit reruns that stage and what
@@ -133,6 +128,19 @@ SETTINGS_EDITS = {
     ),
     # the NER decoder of the mixtures: the MoE rescores, the manifest (predict decodes the same way),
     # the case studies and the summary follow; the experts and gate features stay
+    # more CLIP encoding jobs (retrieval.image.shards, issue 22): the image KC is encoded again in
+    # two slices and merged into one index; the download, the KCs and the gate features stay
+    "image_shards": (
+        lambda c: c["retrieval"]["image"].update(shards=2),
+        {"clip_encode_kc": 2, "image_index": 1, "retrieve_image": 6, "train_expert": 4, "moe": 2},
+        {"download_kc_images", "merge_kc_images_manifests", "image_kc", "retrieve_text", "gate_features"},
+    ),
+    # Faiss on the CPU explicitly: the index is built and searched again, the encoding stays
+    "faiss_device": (
+        lambda c: c["retrieval"]["image"].update(faiss_device="cpu"),
+        {"image_index": 1, "retrieve_image": 6, "train_expert": 4, "moe": 2},
+        {"clip_encode_kc", "download_kc_images", "retrieve_text", "gate_features"},
+    ),
     "decode": (
         lambda c: c["moe"].update(decode="argmax"),
         {"moe": 2, "predict_manifest": 2, "case_study": 2, "summary": 1},
@@ -150,6 +158,57 @@ def test_editing_a_stage_setting_reruns_that_stage_and_what_follows(tiny_run: Pa
     assert not untouched & set(jobs), sorted(untouched & set(jobs))
 
 
+def _student(**values):  # type: ignore[no-untyped-def]
+    """A config edit of the student block (the tiny config has none: the schema's defaults)."""
+    return lambda c: c.setdefault("student", {}).update(values)
+
+
+STUDENT_SUMMARY = "results/demo_mner/student/summary.json"
+# one small student (24 posts, one epoch) so that the real build below takes about a minute
+SMALL_STUDENT = {"seeds": [1], "train": {"max_train_samples": 24, "epochs": 1}}
+
+
+@pytest.mark.slow
+def test_students_are_built_on_request_and_a_student_setting_reruns_only_students(tiny_run: Path) -> None:
+    # off by default: the default target has no student (test_nothing_reruns_without_an_edit);
+    # student.enabled adds every dataset's students and nothing before them reruns
+    enabled = _planned_jobs(_snakemake(tiny_run, _edited(tiny_run, _student(enabled=True)), "--dry-run"))
+    # default seeds [1, 2, 3] over expert seeds [1, 2]: student s3 learns from pair 0 again
+    assert enabled == {
+        "gate_features": 2,  # train's, for the teacher
+        "student_teacher": 4,  # text+image pairs 0 and 1, per dataset
+        "train_student": 6,
+        "student_summary": 2,
+        "all": 1,
+    }
+    # build one dataset's student for real, then edit the student block
+    config = _edited(tiny_run, _student(**SMALL_STUDENT))
+    built = _snakemake(tiny_run, config, STUDENT_SUMMARY, "--profile", str(REPO / "profiles" / "small-cpu"))
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    summary = json.loads((tiny_run / STUDENT_SUMMARY).read_text())
+    assert summary["variant"] == "text+image" and summary["test_f1"]["n"] == 1 and "moe" in summary
+    student = tiny_run / "results" / "demo_mner" / "student" / "text+image-s1"
+    metrics = json.loads((student / "metrics.json").read_text())
+    assert metrics["student"]["teacher_in_sample"] is True and metrics["train_samples"] == 24
+    assert (student / "model").is_dir() and (student / "test.marginals.parquet").is_file()
+    log = (tiny_run / "results" / "logs" / "demo_mner" / "student" / "text+image-s1.log").read_text()
+    assert "in-sample" in log
+    assert _planned_jobs(_snakemake(tiny_run, config, STUDENT_SUMMARY, "--dry-run")) == {}
+    # a distillation setting: the students only, never their teacher nor anything before it
+    alpha = _edited(tiny_run, _student(**SMALL_STUDENT, alpha=0.2))
+    assert _planned_jobs(_snakemake(tiny_run, alpha, STUDENT_SUMMARY, "--dry-run")) == {
+        "train_student": 1,
+        "student_summary": 1,
+    }
+    # another teaching variant: its teacher and the students (train's gate features are there)
+    variant = _edited(tiny_run, _student(**SMALL_STUDENT, variant="text+text"))
+    assert _planned_jobs(_snakemake(tiny_run, variant, STUDENT_SUMMARY, "--dry-run")) == {
+        "student_teacher": 1,
+        "train_student": 1,
+        "student_summary": 1,
+    }
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -160,21 +219,9 @@ def test_report_shows_tables_and_plots_in_headless_chromium(tiny_run: Path, tmp_
     result = _snakemake(tiny_run, tiny_run / "config.yaml", "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            report.as_uri(),
-        ],
+        headless_chromium(
+            CHROMIUM, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", report.as_uri()
+        ),
         capture_output=True,
         text=True,
         timeout=180,

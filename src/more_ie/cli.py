@@ -24,8 +24,10 @@ from more_ie.experts import commands as experts_commands
 from more_ie.moe import commands as moe_commands
 from more_ie.predict import cli as predict_cli
 from more_ie.search import commands as search_commands
+from more_ie.student import commands as student_commands
 from more_ie.utils import setup_logging
 from more_ie.utils.cli_types import Command
+from more_ie.utils.gpu_slot import claim_for_command, requested_devices
 from more_ie.wiki import commands as wiki_commands
 
 logger = logging.getLogger("more_ie")
@@ -40,6 +42,7 @@ COMMAND_GROUPS: tuple[Sequence[Command], ...] = (
     contexts_commands.COMMANDS,
     experts_commands.COMMANDS,
     moe_commands.COMMANDS,
+    student_commands.COMMANDS,
     (
         Command(
             "predict",
@@ -59,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         for command in group:
             p = sub.add_parser(command.name, help=command.help, description=command.help)
             p.add_argument("--log", help="also write the log to this file")
-            p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+            p.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                help="debug logging; the terminal also shows other libraries' INFO lines (else only in --log)",
+            )
             command.add_arguments(p)
             p.set_defaults(func=command.run)
     return parser
@@ -86,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log, logging.DEBUG if args.verbose else logging.INFO)
     try:
+        # one free GPU of the machine for a GPU command that the workflow runs (more_ie.utils.gpu_slot)
+        claim_for_command(args.command, requested_devices(args))
         _sweep_outputs(args)
         args.func(args)
     except (ValueError, OSError, RuntimeError) as err:

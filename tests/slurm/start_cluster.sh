@@ -29,6 +29,10 @@ HOST=$(hostname -s)
 # (dataset preparation) SLURM happened to start first. config_overrides lets slurmd accept a
 # node declared with more CPUs than it has; the jobs then share the cores.
 CPUS=$(( $(nproc) > 8 ? $(nproc) : 8 ))
+# GPUs declared by count alone (gres.conf without File=: there is no device to bind), so that SLURM
+# schedules and records --gpus requests (tests/test_slurm.py checks what the GPU rules asked for);
+# no job can use them, and the jobs run on the CPU.
+GPUS=4
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
 # The executor plugin's job steps drop SLURM_CONF, so the config must be at the default path.
@@ -62,16 +66,27 @@ SlurmctldPidFile=${STATE}/slurmctld.pid
 SlurmdPidFile=${STATE}/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-NodeName=${HOST} CPUs=${CPUS} RealMemory=${MEM_MB} State=UNKNOWN
+GresTypes=gpu
+NodeName=${HOST} CPUs=${CPUS} RealMemory=${MEM_MB} Gres=gpu:${GPUS} State=UNKNOWN
 PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
+CONF
+# slurmd counts a GPU only through a device file (Count= alone registers 0 and the node goes
+# INVAL), so each GPU is a stand-in character device with /dev/null's numbers: nothing can run on it.
+FAKE_GPUS=/run/more_ie_fake_gpu
+for i in $(seq 0 $((GPUS - 1))); do
+  [ -e "${FAKE_GPUS}${i}" ] || mknod "${FAKE_GPUS}${i}" c 1 3
+done
+cat > /etc/slurm/gres.conf <<CONF
+# written by more_ie tests/slurm/start_cluster.sh; removed by stop_cluster.sh
+Name=gpu File=${FAKE_GPUS}[0-$((GPUS - 1))]
 CONF
 
 /usr/sbin/slurmctld -c   # -c: start clean, without earlier state
 /usr/sbin/slurmd
 for _ in $(seq 1 60); do
   if sinfo -h -o "%T" 2>/dev/null | grep -qE "idle|mixed|allocated"; then
-    echo "SLURM is up on ${HOST} (${CPUS} CPUs, ${MEM_MB} MB)"
+    echo "SLURM is up on ${HOST} (${CPUS} CPUs, ${MEM_MB} MB, ${GPUS} GPUs by count)"
     exit 0
   fi
   sleep 1

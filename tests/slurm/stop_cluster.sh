@@ -16,6 +16,9 @@ for name in slurmd slurmctld munged; do
 done
 # Remove the test's config: while it names a controller that is down, every Snakemake start waits
 # 10 s for the SLURM executor plugin's `scontrol show config` (at plugin registration) to time out.
-if grep -q "written by more_ie tests/slurm/start_cluster.sh" /etc/slurm/slurm.conf 2>/dev/null; then
-  rm -f /etc/slurm/slurm.conf
-fi
+for conf in slurm.conf gres.conf; do
+  if grep -q "written by more_ie tests/slurm/start_cluster.sh" "/etc/slurm/$conf" 2>/dev/null; then
+    rm -f "/etc/slurm/$conf"
+  fi
+done
+rm -f /run/more_ie_fake_gpu[0-9]*   # start_cluster.sh's stand-in GPU device files

@@ -54,6 +54,11 @@ shell.prefix(
         "}", "}}"
     )
     + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+    # A GPU command (the rules with resources gpu=1) claims one free GPU of the machine and sees only
+    # it (CUDA_VISIBLE_DEVICES), which Snakemake does not do itself; a no-op without GPUs or where
+    # SLURM chose (more_ie.utils.gpu_slot; profiles/gpu). In the prefix, not the rules' commands:
+    # editing those would rerun every job whose command changed (rerun-triggers: code).
+    + "export MORE_IE_GPU_SLOT=1; "
 )
 RESULTS = config["results_dir"].rstrip("/")
 # Datasets, knowledge corpora, indexes and retrieval run before the experts (which wait on them): on 2 cores,
@@ -326,7 +331,8 @@ def result_config_hash(dataset):
     return config_hash(
         {
             "knowledge": {k: config["knowledge"][k] for k in sorted(kcs)},
-            "dataset": config["datasets"][dataset],
+            # its student block trains students only: moe_f1.json does not depend on it
+            "dataset": {k: v for k, v in config["datasets"][dataset].items() if k != "student"},
             **{key: config[key] for key in ("retrieval", "experts", "moe")},
         }
     )
@@ -384,3 +390,73 @@ def write_manifest(path, manifest_json, log_path):
     write_json(path, json.loads(manifest_json))
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     Path(log_path).write_text(f"wrote {path}\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# student (student.smk)
+# ----------------------------------------------------------------------------------------------
+
+
+from more_ie.moe.pairs import expert_view  # noqa: E402
+from more_ie.student.settings import student_block, student_variant, teacher_pair  # noqa: E402
+
+VARIANT_PATTERN = r"[a-z][a-z0-9_]*\+[a-z][a-z0-9_]*"
+
+
+def student_seeds(dataset):
+    return student_block(config, dataset)["seeds"]
+
+
+def student_dir(dataset, variant, seed):
+    return f"{RESULTS}/{dataset}/student/{variant}-s{seed}"
+
+
+def teacher_file(dataset, variant, pair):
+    return f"{RESULTS}/{dataset}/student/teacher/{variant}-pair{pair}.train.parquet"
+
+
+def student_pair(dataset, seed):
+    """The pair index that teaches the student of `seed` (more_ie.student.settings.teacher_pair)."""
+    return teacher_pair(config["experts"]["seeds"], student_seeds(dataset), int(seed))
+
+
+def teacher_experts(w):
+    """The pair's two expert names, in the gate's order."""
+    variants = config_views.dataset_variants(config, w.dataset)
+    if w.variant not in variants:
+        raise WorkflowError(f"{w.dataset}: {w.variant} is not one of its MoE variants {variants}")
+    pairs = variant_pairs(w.variant, config["experts"]["seeds"])
+    if int(w.pair) >= len(pairs):
+        raise WorkflowError(f"{w.variant}: no pair {w.pair} ({len(pairs)} pairs)")
+    return pairs[int(w.pair)]
+
+
+def teacher_inputs(w):
+    experts = teacher_experts(w)
+    views = [v for v in dict.fromkeys(expert_view(n) for n in experts) if v != "none"]
+    return {
+        "models": [f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/model" for n in experts],
+        "metrics": [f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/metrics.json" for n in experts],
+        "train": split_data("train", w.dataset),
+        "retrieval": [f"{RESULTS}/{w.dataset}/retrieval/train.{v}.parquet" for v in views],
+        "gates": f"{RESULTS}/{w.dataset}/moe/gates",
+        "features": f"{RESULTS}/{w.dataset}/moe/features/train.parquet",
+    }
+
+
+def student_outputs(dataset):
+    """A dataset's students of its configured variant, one per seed, and their summary."""
+    variant = student_variant(config, dataset)
+    return [f"{student_dir(dataset, variant, seed)}/metrics.json" for seed in student_seeds(dataset)] + [
+        f"{RESULTS}/{dataset}/student/summary.json"
+    ]
+
+
+def student_targets():
+    """What the default target adds: the students of every dataset whose student block is enabled."""
+    return [
+        target
+        for dataset in config["datasets"]
+        if student_block(config, dataset)["enabled"]
+        for target in student_outputs(dataset)
+    ]

@@ -19,8 +19,9 @@ rule prepare_dataset:
         runtime=10,
     params:
         format=lambda w: dataset_config(w.dataset)["format"],
-        label_map=lambda w: [f"{k}={v}" for k, v in sorted(dataset_config(w.dataset)["label_map"].items())],
-        no_relation_labels=lambda w: dataset_config(w.dataset)["no_relation_labels"],
+        # PrepareSettings as flags, not --settings (stage_settings.prepare_dataset says why)
+        label_map=lambda w: stage_settings.prepare_dataset(config, w.dataset)["label_map"],
+        no_relation_labels=lambda w: stage_settings.prepare_dataset(config, w.dataset)["no_relation_labels"],
     shell:
         "$MORE_IE_PYTHON -m more_ie prepare-dataset --source {input:q} --format {params.format:q}"
         " --label-map {params.label_map:q} --no-relation-labels {params.no_relation_labels:q}"

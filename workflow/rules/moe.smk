@@ -9,7 +9,8 @@ rule gate_features:
     log:
         f"{LOGS}/{{dataset}}/moe/features_{{split}}.log",
     wildcard_constraints:
-        split="dev|test",
+        # train: only for the student's teacher (the gate is fit on dev and scored on test)
+        split="train|dev|test",
     conda:
         ENV
     threads: 2

@@ -244,6 +244,8 @@ rule image_index:
     resources:
         mem_mb=mem(32000),
         runtime=4 * 60,
+        # Faiss builds on the GPU where faiss_device lets it (auto: with the GPU wheel, pip install .[gpu])
+        gpu=0 if IMAGE["faiss_device"] == "cpu" else 1,
     params:
         settings=stage_settings.image_index(config),
     shell:

@@ -17,6 +17,7 @@ import yaml
 from jsonschema import validators
 
 from more_ie.config.views import BUILTIN_VIEWS, check_views, context_file
+from more_ie.student.settings import check_student
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -103,7 +104,7 @@ def _check_semantics(config: dict[str, Any], where: str) -> None:
     for name in config.get("datasets", {}):
         # each dataset's own views and variants (its overrides, or the top-level lists), and its
         # imported views (more_ie.config.views)
-        problems = check_views(config, name)
+        problems = check_views(config, name) + check_student(config, name)
         if problems:
             raise ConfigError(f"{where}: " + "; ".join(problems))
     kc_names = list(config.get("knowledge", {}))

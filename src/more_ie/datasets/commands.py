@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from more_ie.datasets.readers import DEFAULT_NO_RELATION_LABELS
+from more_ie.datasets.settings import PrepareSettings
 from more_ie.utils.cli_types import Command, optional_path
+from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
 logger = logging.getLogger("more_ie")
 
@@ -17,25 +18,16 @@ logger = logging.getLogger("more_ie")
 def run_prepare_dataset(args: argparse.Namespace) -> None:
     from more_ie.datasets import normalize_split
 
-    bad = [item for item in args.label_map if "=" not in item]
-    if bad:
-        raise ValueError(f"--label-map: expected OLD=NEW, got {bad}")
-    label_map = dict(item.split("=", 1) for item in args.label_map)
-    normalize_split(args.source, args.out, args.format, label_map, args.no_relation_labels)
+    settings = settings_from_args(PrepareSettings, args)
+    normalize_split(args.source, args.out, args.format, settings.label_map, settings.no_relation_labels)
 
 
 def add_prepare_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, help="the split's text file")
     parser.add_argument("--format", required=True, choices=["conll_imgid", "mnre_dict"])
-    parser.add_argument("--label-map", nargs="*", default=[], metavar="OLD=NEW", help="entity-type renames")
-    parser.add_argument(
-        "--no-relation-labels",
-        nargs="+",
-        default=list(DEFAULT_NO_RELATION_LABELS),
-        metavar="LABEL",
-        help="RE: spellings of 'no relation' (case-insensitive), renamed to 'None'",
-    )
     parser.add_argument("--out", required=True)
+    # --label-map OLD=NEW ... and --no-relation-labels LABEL ... (or the same keys in --settings)
+    add_dataclass_arguments(parser, PrepareSettings)
 
 
 def run_check_images(args: argparse.Namespace) -> None:

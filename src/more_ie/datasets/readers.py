@@ -20,6 +20,9 @@ from typing import Iterator, Mapping
 
 import pyarrow as pa
 
+# spellings of "no relation" recognised by default (why these: more_ie.datasets.settings)
+from more_ie.datasets.settings import DEFAULT_NO_RELATION_LABELS  # noqa: F401  (re-exported)
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,11 +33,6 @@ class DatasetError(ValueError):
 # The one name the pipeline gives "no relation" after preparation (MNRE's own spelling); scoring
 # excludes exactly this label. The dataset's own spelling is matched by normalize_split.
 NO_RELATION = "None"
-# Spellings of "no relation" recognised by default, compared case-insensitively: MNRE writes
-# ``None`` (forks and re-releases ``none``), NYT-style distantly supervised sets ``NA``, TACRED-
-# style sets ``no_relation``. ``Other`` is left out on purpose: in some sets it is a real catch-all
-# relation, and silently excluding it from scoring would hide errors; add it in the config if so.
-DEFAULT_NO_RELATION_LABELS = ("None", "NA", "no_relation")
 
 
 NER_SCHEMA = pa.schema(

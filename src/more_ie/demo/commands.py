@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from more_ie.demo.settings import DEMO_SEED, DemoScale
+from more_ie.demo.settings import DemoScale, DemoSeed
 from more_ie.utils.cli_types import Command
 from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
 
@@ -20,15 +20,14 @@ def run_demo_world(args: argparse.Namespace) -> None:
     from more_ie.demo import generate_demo_world
 
     scale = settings_from_args(DemoScale, args)
-    manifest = generate_demo_world(Path(args.out), seed=args.seed, scale=scale)
+    seed = settings_from_args(DemoSeed, args).seed
+    manifest = generate_demo_world(Path(args.out), seed=seed, scale=scale)
     logger.info("demo world (MADE-UP data) written to %s: %s", args.out, manifest["wiki"])
 
 
 def add_demo_world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument(
-        "--seed", type=int, default=DEMO_SEED, help=f"seed of the generator (default: {DEMO_SEED})"
-    )
+    add_dataclass_arguments(parser, DemoSeed)
     add_dataclass_arguments(parser, DemoScale)
 
 

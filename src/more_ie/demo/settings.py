@@ -1,4 +1,4 @@
-"""The demo world's size settings: the demo-world command builds its flags from them."""
+"""The demo world's seed and size settings: the demo-world command builds its flags from them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from more_ie.utils.settings import setting
 
 # The schema's demo.seed agrees (tests/test_settings.py).
 DEMO_SEED = 13
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """Which made-up world: the rule passes it as --seed (apart from DemoScale's --settings)."""
+
+    seed: int = setting(DEMO_SEED, "Seed of the deterministic generator.")
 
 
 @dataclass(frozen=True)

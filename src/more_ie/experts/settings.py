@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from more_ie.utils.precision import PRECISION_HELP, PRECISIONS
 from more_ie.utils.settings import setting
 
 
@@ -62,5 +63,6 @@ class TrainConfig:
     )
     seed: int = setting(1, "Training seed.")
     device: str = setting("auto", "auto uses CUDA when present.", choices=["auto", "cpu", "cuda"])
+    precision: str = setting("auto", PRECISION_HELP, choices=PRECISIONS)
     eval_batch_size: int = setting(32, "Sentences per inference batch.")
     log_every: int = setting(50, "Log training progress every this many steps.")

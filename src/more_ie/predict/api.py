@@ -11,7 +11,9 @@ confidence is the mean mixture probability of its decoded tags.
 
 ``no_retrieval=True`` is the fast path: one CVA-trained expert reading the sentence alone (its
 sentence-alone view, scored as ``test_alone`` in its ``metrics.json``); no BM25, no CLIP, no
-gate. NER then decodes with Viterbi, as the expert's own scores do.
+gate. NER then decodes with Viterbi, as the expert's own scores do. ``student=True`` is the same
+fast path with the distilled student (``{dataset}/student/{variant}-s{seed}/model``,
+:mod:`more_ie.student`): a model trained on the sentence alone to match the MoE's mixture.
 
 A post whose image is missing or undecodable gets no image retrieval and a zero image feature
 with ``has_image = 0``, the same treatment the training stages gave such posts, so it is
@@ -39,8 +41,11 @@ from more_ie.predict.io import Post, post_from_record
 from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, imported_views, load_gate
 from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
 from more_ie.predict.settings import BatchSettings, PredictSettings
+from more_ie.utils.precision import setup_precision
 
 logger = logging.getLogger(__name__)
+# modes with one model reading the sentence alone: no retrieval, no gate, Viterbi decoding
+ALONE_MODES = ("no_retrieval", "student")
 
 
 @dataclass
@@ -76,9 +81,10 @@ class MoRe:
         device: torch.device,
         threads: int,
         ner: "MoRe | None" = None,
+        precision: str = "auto",
     ):
         self.layout, self.experts, self.gate, self.mode, self.variant = layout, experts, gate, mode, variant
-        self.device, self.ner = device, ner
+        self.device, self.ner, self.precision = device, ner, precision
         self.task = layout.task
         self.decode = layout.decode() if self.task == "ner" else "argmax"  # RE: argmax over relations
         self.labels = experts[0].labels
@@ -87,7 +93,7 @@ class MoRe:
                 raise RunError(f"experts {experts[0].name} and {runner.name} have different label sets")
         if gate is not None and gate.labels != self.labels:
             raise RunError(f"{gate.folder}: gate labels {gate.labels} differ from the experts' {self.labels}")
-        views = {r.view for r in experts} if mode != "no_retrieval" else set()
+        views = {r.view for r in experts} if mode not in ALONE_MODES else set()
         # imported views cannot be computed for a new post: their texts come with the post
         sources = layout.manifest.get("imported_views", {})
         self.imported = {v: sources[v] for v in sorted(views & imported_views(layout))}
@@ -102,7 +108,7 @@ class MoRe:
         if self.images is not None or (gate is not None and clip_in_spec):
             from more_ie.search.clip import ClipEncoder
 
-            self.clip = ClipEncoder(clip_spec_of(layout, str(device)))
+            self.clip = ClipEncoder(clip_spec_of(layout, str(device), precision))
         self.featurizer = (
             None
             if gate is None
@@ -129,8 +135,10 @@ class MoRe:
         :class:`more_ie.predict.settings.PredictSettings`. ``mixing``: ``moe`` (the saved gate of
         ``variant`` / ``pair``) or ``average`` (average pooling of the pair, no gate).
         ``no_retrieval``: the sentence-alone view of ``expert`` (default: the pair's first expert
-        that has a retrieval view). ``ner_dataset``: for RE posts without head/tail, the NER
-        dataset (same run) whose predicted entities are paired.
+        that has a retrieval view). ``student``: the distilled student of ``variant`` (default: the
+        one variant with students, else the headline) and ``student_seed`` (default: the lowest).
+        ``ner_dataset``: for RE posts without head/tail, the NER dataset (same run) whose predicted
+        entities are paired.
         """
         chosen = replace(settings or PredictSettings(), **overrides)
         variant, pair, mixing, expert = chosen.variant, chosen.pair, chosen.mixing, chosen.expert
@@ -140,6 +148,7 @@ class MoRe:
             raise RunError("name the dataset of the trained run (e.g. demo_mner)")
         layout = RunLayout.open(run_dir, dataset)
         torch_device = resolve_device(device)
+        precision = setup_precision(chosen.precision, torch_device, "predict (experts and CLIP)")
         variant = variant or layout.default_variant()
         seeds = layout.manifest["experts"]["seeds"]
         pairs = variant_pairs(variant, seeds) if mixing == "average" or no_retrieval else None
@@ -148,7 +157,13 @@ class MoRe:
                 f"variant {variant}: pair {pair} does not exist ({len(pairs)} pairs over seeds {seeds})"
             )
         gate = None
-        if no_retrieval:
+        folder = None
+        if chosen.student:
+            if no_retrieval:
+                raise ValueError("student and no_retrieval are two different fast paths: choose one")
+            variant, seed, folder = layout.student(chosen.variant, chosen.student_seed)
+            names, mode = [f"student:{variant}-s{seed}"], "student"
+        elif no_retrieval:
             if expert is None:
                 candidates = [
                     n
@@ -171,19 +186,30 @@ class MoRe:
         for name in names:
             view = expert_view(name)
             servable = view in RETRIEVAL_VIEWS + ("none",) or view in imported_views(layout)
-            if mode != "no_retrieval" and not servable:
+            if mode not in ALONE_MODES and not servable:
                 raise RunError(
                     f"expert {name}: the {view} view is an ablation with no retrieval "
                     "for new posts; choose a variant of none/text/image or imported-view experts"
                 )
-        runners = [ExpertRunner(layout, n, torch_device, alone=mode == "no_retrieval") for n in names]
+        alone = mode in ALONE_MODES
+        runners = [
+            ExpertRunner(layout, n, torch_device, alone=alone, folder=folder, precision=precision)
+            for n in names
+        ]
         ner = None
         if ner_dataset is not None:
             if layout.task != "re":
                 raise RunError(f"ner_dataset is for RE runs; {dataset} is {layout.task}")
             ner = cls.load(
-                run_dir, ner_dataset, device=device, threads=threads, no_retrieval=no_retrieval, mixing=mixing
-            )  # the NER run's own headline variant and first pair
+                run_dir,
+                ner_dataset,
+                device=device,
+                threads=threads,
+                precision=chosen.precision,
+                no_retrieval=no_retrieval,
+                mixing=mixing,
+                student=chosen.student,
+            )  # the NER run's own headline variant and first pair (or its student)
             if ner.task != "ner":
                 raise RunError(f"{ner_dataset} is not an NER dataset")
         logger.info(
@@ -192,7 +218,7 @@ class MoRe:
             dataset,
             mode,
             ", ".join(names),
-            f" (variant {variant}, pair {pair})" if mode != "no_retrieval" else " (sentence alone)",
+            f" (variant {variant}, pair {pair})" if not alone else " (sentence alone, no retrieval)",
             torch_device,
         )
         return cls(
@@ -200,10 +226,11 @@ class MoRe:
             runners,
             gate,
             mode,
-            variant if mode != "no_retrieval" else None,
+            variant if mode != "no_retrieval" else None,  # a student's: the variant that taught it
             torch_device,
             threads,
             ner,
+            precision,
         )
 
     def describe(self) -> dict:
@@ -212,10 +239,17 @@ class MoRe:
             "task": self.task,
             "mode": self.mode,
             "variant": self.variant,
-            "decode": self.decode if self.mode != "no_retrieval" else "viterbi",
+            "decode": self.decode if self.mode not in ALONE_MODES else "viterbi",
             "experts": [r.name for r in self.experts],
             "views": self.views,
-        }
+        } | (
+            {
+                "student": "distilled from the MoE of this variant; it reads the sentence alone: no "
+                "retrieval, no gate, one model (its teacher was the mixture on train, in-sample)"
+            }
+            if self.mode == "student"
+            else {}
+        )
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(
@@ -259,7 +293,7 @@ class MoRe:
 
     def _retrieve(self, posts: list[Post]) -> _Batch:
         batch = _Batch(posts, image_status=["none" if p.image is None else "skipped" for p in posts])
-        if self.mode == "no_retrieval":
+        if self.mode in ALONE_MODES:
             return batch
         start = time.perf_counter()
         embeddings: dict[int, np.ndarray] = {}
@@ -317,7 +351,7 @@ class MoRe:
     def _mix(
         self, batch: _Batch, owners: list[tuple[int, int]], outputs: list[list[Output]]
     ) -> tuple[list[np.ndarray], np.ndarray | None]:
-        if self.mode == "no_retrieval":
+        if self.mode in ALONE_MODES:
             return [o.dist for o in outputs[0]], None
         a, b = outputs
         if self.gate is None:
@@ -364,7 +398,7 @@ class MoRe:
         for k, ((i, _j), item) in enumerate(zip(owners, items)):
             record = records[i]
             if self.task == "ner":
-                path = self._path(mixed[k], outputs[0][k] if self.mode == "no_retrieval" else None)
+                path = self._path(mixed[k], outputs[0][k] if self.mode in ALONE_MODES else None)
                 record["entities"] = self._entities(item.words, mixed[k], path)
                 if details:
                     record["mixed_tags"] = [self.labels[t] for t in path]

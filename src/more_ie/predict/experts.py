@@ -21,6 +21,7 @@ import torch
 from more_ie.experts.context import EncodedInput, InputBuilder
 from more_ie.experts.model import Batch, Expert
 from more_ie.predict.layout import RunLayout
+from more_ie.utils.precision import autocast, resolve_precision
 from more_ie.wiki.sentences import strip_anchors
 
 logger = logging.getLogger(__name__)
@@ -43,14 +44,27 @@ class Output:
 
 
 class ExpertRunner:
-    def __init__(self, layout: RunLayout, name: str, device: torch.device, alone: bool = False):
+    def __init__(
+        self,
+        layout: RunLayout,
+        name: str,
+        device: torch.device,
+        alone: bool = False,
+        folder: Path | None = None,
+        precision: str = "auto",
+    ):
+        """``folder``: a model folder outside ``experts/`` (a distilled student's), else the expert ``name``'s.
+        ``precision``: of the encoder's forward (more_ie.utils.precision); the CRF runs in fp32."""
         self.name = name
+        self.precision = resolve_precision(precision, device)
         self.alone = alone  # the sentence-alone (retrieval-free) view
-        self.model, self.tokenizer = Expert.load(layout.model_dir(name), device)
+        self.model, self.tokenizer = Expert.load(
+            folder / "model" if folder else layout.model_dir(name), device
+        )
         self.device = device
         self.config = self.model.config
         self.builder = InputBuilder(self.tokenizer, self.config.max_subtokens)
-        metrics_path = layout.expert_dir(name) / "metrics.json"
+        metrics_path = (folder or layout.expert_dir(name)) / "metrics.json"
         train_config = (
             json.loads(metrics_path.read_text()).get("train_config", {}) if metrics_path.is_file() else {}
         )
@@ -109,7 +123,9 @@ class ExpertRunner:
         for first in range(0, len(order), batch_size):
             chunk = order[first : first + batch_size]
             batch = self._batch([encoded[i] for i in chunk]).to(self.device)
-            scores = self.model.scores(batch)
+            with autocast(self.precision, self.device):
+                scores = self.model.scores(batch)
+            scores = scores.float()  # the CRF's forward-backward and Viterbi in fp32, as in training
             dist = self.model.distribution(scores, batch).float().cpu().numpy()
             decoded = self.model.decode(scores, batch)
             for j, i in enumerate(chunk):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,31 @@ class RunLayout:
             )
             raise RunError(f"{folder}: no trained expert {name!r} (trained: {known or 'none'})")
         return folder
+
+    def student(self, variant: str | None, seed: int | None) -> tuple[str, int, Path]:
+        """(variant, seed, folder) of a distilled student (``{dataset}/student/{variant}-s{seed}``,
+        :mod:`more_ie.student`). variant None: the one variant with students, else the headline;
+        seed None: the lowest trained for it."""
+        root = self.run_dir / self.dataset / "student"
+        trained = sorted(
+            (m.group(1), int(m.group(2)))
+            for p in root.glob("*-s*")
+            if (p / "model").is_dir() and (m := re.fullmatch(r"(.+)-s(\d+)", p.name))
+        )
+        if variant is None:
+            variants = sorted({v for v, _ in trained})
+            variant = variants[0] if len(variants) == 1 else self.default_variant()
+        seeds = [s for v, s in trained if v == variant]
+        if seed is None and seeds:
+            seed = seeds[0]
+        if seed is None or seed not in seeds:
+            names = [f"{v}-s{s}" for v, s in trained]
+            raise RunError(
+                f"{root}: no trained student {variant}-s{seed if seed is not None else '*'} (trained: "
+                f"{names or 'none'}); build one with `snakemake {root}/{variant}-s1/metrics.json` and the "
+                "run's --configfile"
+            )
+        return variant, seed, root / f"{variant}-s{seed}"
 
     def gate_dir(self, variant: str, pair: int) -> Path:
         return self.run_dir / self.dataset / "moe" / "gates" / variant / f"pair{pair}"

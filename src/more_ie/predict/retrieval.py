@@ -164,11 +164,13 @@ class ImageRetriever:
         return out
 
 
-def clip_spec_of(layout: RunLayout, device: str):  # type: ignore[no-untyped-def]
+def clip_spec_of(layout: RunLayout, device: str, precision: str = "auto"):  # type: ignore[no-untyped-def]
     from more_ie.search.clip import ClipSpec
 
     spec = layout.manifest["image"]
-    return ClipSpec(arch=spec["clip_arch"], pretrained=spec.get("clip_pretrained"), device=device)
+    return ClipSpec(
+        arch=spec["clip_arch"], pretrained=spec.get("clip_pretrained"), device=device, precision=precision
+    )
 
 
 def load_images(paths: Sequence[Path | None], preprocess) -> tuple[list[str], dict[int, object]]:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from more_ie.utils.precision import PRECISION_HELP, PRECISIONS
 from more_ie.utils.settings import setting
 
 
@@ -25,10 +26,19 @@ class PredictSettings:
     expert: str | None = setting(
         None, "With no_retrieval: which expert, e.g. text-s1; null: the pair's first retrieval expert."
     )
+    student: bool = setting(
+        False,
+        "The distilled student alone (student/{variant}-s{seed}/model): the sentence alone, no retrieval, "
+        "no gate.",
+    )
+    student_seed: int | None = setting(
+        None, "With student: which seed's student; null: the lowest trained for the variant."
+    )
     ner_dataset: str | None = setting(
         None, "RE: predict entities with this NER dataset's run and relate every pair of them."
     )
     device: str = setting("auto", "auto uses CUDA when present.", choices=["auto", "cpu", "cuda"])
+    precision: str = setting("auto", PRECISION_HELP + " For the experts and CLIP.", choices=PRECISIONS)
     threads: int = setting(2, "Torch and BM25 threads.")
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from more_ie.utils.precision import autocast, setup_precision
+
 logger = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).with_name("clip_configs")
@@ -31,6 +33,7 @@ class ClipSpec:
     arch: str
     pretrained: str | None  # tag, local checkpoint path, or None for seeded random weights
     device: str
+    precision: str = "auto"  # see more_ie.utils.precision; auto: bf16 on a CUDA GPU that has it, else fp32
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,6 +61,7 @@ class ClipEncoder:
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(spec.arch)
         logger.info("CLIP %s (%s) on %s", spec.arch, spec.pretrained or "random weights", self.device)
+        self.precision = setup_precision(spec.precision, self.device, f"CLIP {spec.arch}")
 
     @property
     def dim(self) -> int:
@@ -71,13 +75,17 @@ class ClipEncoder:
         out = []
         for start in range(0, len(texts), batch_size):
             tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
-            features = self.model.encode_text(tokens).float()
+            with autocast(self.precision, self.device):
+                features = self.model.encode_text(tokens)
+            features = features.float()  # normalised and stored in fp32 whatever the precision
             out.append(torch.nn.functional.normalize(features, dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
     @torch.inference_mode()
     def encode_image_tensors(self, batch: torch.Tensor) -> np.ndarray:
-        features = self.model.encode_image(batch.to(self.device)).float()
+        with autocast(self.precision, self.device):
+            features = self.model.encode_image(batch.to(self.device))
+        features = features.float()
         return torch.nn.functional.normalize(features, dim=-1).cpu().numpy()
 
     def encode_image_files(

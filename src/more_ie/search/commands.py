@@ -101,8 +101,10 @@ def run_image_index(args: argparse.Namespace) -> None:
 
     if len(args.emb) != len(args.ids):
         raise ValueError(f"image-index: {len(args.emb)} --emb shards but {len(args.ids)} --ids shards")
-    factory = settings_from_args(FaissIndexSettings, args).faiss_factory
-    build_image_index(args.emb, args.ids, factory, args.out, args.ids_out)
+    faiss_settings = settings_from_args(FaissIndexSettings, args)
+    build_image_index(
+        args.emb, args.ids, faiss_settings.faiss_factory, args.out, args.ids_out, faiss_settings.faiss_device
+    )
 
 
 def add_image_index_arguments(parser: argparse.ArgumentParser) -> None:

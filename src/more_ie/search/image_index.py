@@ -5,7 +5,9 @@
   A file shared by several articles yields one vector per KC row, so every hit is one KC row.
 * ``build_image_index``: the shards in one index from a Faiss index-factory string. ``Flat`` is
   exact inner product (the paper); ``IVF4096,PQ64`` / ``HNSW32`` scale to millions of images
-  (trained on the vectors themselves). Built and searched on GPU when Faiss sees one.
+  (trained on the vectors themselves). Built and searched on the GPUs where
+  ``retrieval.image.faiss_device`` asks for them (``auto``: when the installed Faiss has GPU
+  support and sees a GPU); the written index is always a CPU index.
 * ``retrieve_images``: each dataset image, encoded by the same CLIP, gets the top-k KC rows;
   samples without an image file get no rows (counted and logged). Image names come from the
   dataset and are joined to ``images_dir`` only through ``safe_child`` (never outside it).
@@ -24,7 +26,7 @@ import pyarrow.parquet as pq
 
 from more_ie.search.bm25 import RETRIEVAL_SCHEMA
 from more_ie.search.clip import ClipEncoder
-from more_ie.search.settings import ClipSettings, ImageSearchSettings
+from more_ie.search.settings import ClipSettings, FaissIndexSettings, ImageSearchSettings
 from more_ie.utils import ProgressLog, atomic_path, image_file, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -98,13 +100,54 @@ def set_search_parameters(index, params: str, where: str = "retrieval.image.fais
     logger.info("Faiss search parameters: %s", params)
 
 
-def _to_gpu_if_available(index):  # type: ignore[no-untyped-def]
+def faiss_gpus() -> int:
+    """GPUs the installed Faiss can use: 0 for the CPU wheel (no StandardGpuResources)."""
     import faiss
 
-    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
-        logger.info("Faiss: using %d GPU(s)", faiss.get_num_gpus())
-        return faiss.index_cpu_to_all_gpus(index)
-    return index
+    if not hasattr(faiss, "StandardGpuResources") or not hasattr(faiss, "get_num_gpus"):
+        return 0
+    return int(faiss.get_num_gpus())
+
+
+def to_faiss_device(index, device: str, search_params: str = ""):  # type: ignore[no-untyped-def]
+    """``index`` on the device that ``device`` (auto | cpu | cuda) names, with ``search_params``
+    applied there. A GPU copy lives on every GPU the job sees (CUDA_VISIBLE_DEVICES: one under the
+    gpu profiles), exact Flat search stays exact (fp32 vectors, no fp16 lookup tables). ``auto`` keeps
+    an index type that Faiss cannot move to a GPU (HNSW) on the CPU; ``cuda`` fails instead."""
+    import faiss
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"retrieval.image.faiss_device must be auto, cpu or cuda, got {device!r}")
+    gpus = 0 if device == "cpu" else faiss_gpus()
+    if device == "cuda" and gpus == 0:
+        raise RuntimeError(
+            "retrieval.image.faiss_device is cuda, but the installed Faiss "
+            + ("sees no GPU" if hasattr(faiss, "StandardGpuResources") else "has no GPU support")
+            + " (pip install '.[gpu]' replaces faiss-cpu with the GPU wheel: README)"
+        )
+    if gpus == 0:
+        set_search_parameters(index, search_params)
+        logger.info("Faiss on the CPU (faiss_device %s)", device)
+        return index
+    try:
+        work = faiss.index_cpu_to_all_gpus(index)
+    except RuntimeError as err:  # e.g. HNSW, which has no GPU implementation
+        if device == "cuda":
+            raise
+        logger.warning("Faiss: %s cannot run on a GPU (%s); searching on the CPU", type(index).__name__, err)
+        set_search_parameters(index, search_params)
+        return index
+    if search_params:
+        # GPU indexes take their search-time parameters through GpuParameterSpace
+        try:
+            faiss.GpuParameterSpace().set_index_parameters(work, search_params)
+        except RuntimeError as err:
+            raise ValueError(
+                f"retrieval.image.faiss_search: {search_params!r} does not apply to this GPU index ({err})"
+            ) from None
+        logger.info("Faiss search parameters: %s", search_params)
+    logger.info("Faiss on %d GPU(s) (faiss_device %s)", gpus, device)
+    return work
 
 
 def build_image_index(
@@ -113,6 +156,7 @@ def build_image_index(
     factory: str,
     index_out: str | Path,
     ids_out: str | Path,
+    device: str = FaissIndexSettings().faiss_device,
 ) -> int:
     import faiss
 
@@ -125,7 +169,7 @@ def build_image_index(
     if matrix.shape[0] == 0:
         raise ValueError("no image embeddings to index: were any image-KC files downloaded?")
     index = faiss.index_factory(matrix.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    work = _to_gpu_if_available(index)
+    work = to_faiss_device(index, device)
     if not work.is_trained:
         logger.info("Faiss %s: training on %d vectors", factory, matrix.shape[0])
         work.train(matrix)
@@ -165,9 +209,7 @@ def retrieve_images(
             paths.append(path)
             owners.append(sample["sample_id"])
     missing = len(samples) - len(paths)
-    index = faiss.read_index(str(index_path))
-    set_search_parameters(index, search_params)
-    index = _to_gpu_if_available(index)
+    index = to_faiss_device(faiss.read_index(str(index_path)), search.faiss_device, search_params)
     row_to_image = pq.read_table(ids_path).column("image_id").to_numpy()
     kc = pq.read_table(image_kc, columns=["image_id", "value"])
     values = dict(zip(kc.column("image_id").to_pylist(), kc.column("value").to_pylist()))
@@ -196,6 +238,7 @@ def retrieve_images(
             "more_ie.view": "image",
             "more_ie.k": str(k),
             "more_ie.clip": f"{spec.arch}/{spec.pretrained}",
+            "more_ie.clip_precision": encoder.precision,
         },
     )
     rate = len(paths) / max(elapsed, 1e-9)

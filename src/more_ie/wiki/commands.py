@@ -10,13 +10,13 @@ import logging
 
 from more_ie.utils.cli_types import Command, optional_path
 from more_ie.utils.settings import add_dataclass_arguments, settings_from_args
-from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions
+from more_ie.wiki.settings import DocFields, ImageKcOptions, KcOptions, ShardOptions, SourceKind
 
 logger = logging.getLogger("more_ie")
 
 
 def run_corpus_shard(args: argparse.Namespace) -> None:
-    if args.kind == "dump":
+    if settings_from_args(SourceKind, args).kind == "dump":
         from more_ie.wiki.shards import build_dump_shard
 
         options = settings_from_args(ShardOptions, args)
@@ -28,7 +28,6 @@ def run_corpus_shard(args: argparse.Namespace) -> None:
 
 
 def add_corpus_shard_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", choices=["dump", "docs"], default="dump")
     parser.add_argument(
         "--source", required=True, help="dump (.xml, .xml.bz2, multistream .bz2) or document file"
     )
@@ -38,6 +37,7 @@ def add_corpus_shard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, required=True, help="0-based shard number")
     parser.add_argument("--shards", type=int, required=True, help="number of shards")
     parser.add_argument("--out", required=True, help="output Parquet file")
+    add_dataclass_arguments(parser, SourceKind)
     add_dataclass_arguments(parser, ShardOptions)
     add_dataclass_arguments(parser, DocFields)
 

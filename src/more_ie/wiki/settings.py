@@ -16,6 +16,18 @@ DEFAULT_UPLOAD_BASE = "https://upload.wikimedia.org/wikipedia/commons"
 
 
 @dataclass(frozen=True)
+class SourceKind:
+    """What a corpus-shard source is (the config names it always: the schema requires source.kind;
+    the default serves commands typed by hand)."""
+
+    kind: str = setting(
+        "dump",
+        "dump: a MediaWiki XML dump; docs: a JSONL/JSON/Parquet file of {title, text[, images]} documents.",
+        choices=("dump", "docs"),
+    )
+
+
+@dataclass(frozen=True)
 class ShardOptions:
     """Parsing a dump shard into page rows."""
 
