@@ -96,3 +96,13 @@ def test_slurm_gpu_profile_keeps_the_slurm_profile_settings() -> None:
     own = ("set-resources", "set-threads")  # the GPU requests, and CPUs to decode images for a GPU
     assert {k: v for k, v in gpu.items() if k not in own} == {k: v for k, v in cpu.items() if k not in own}
     assert not any("gres" in res for res in gpu["set-resources"].values())  # --gpus only, never both
+
+
+def test_every_gpu_rule_has_its_place_in_the_other_slurm_profiles() -> None:
+    """profiles/slurm sends each GPU rule to the GPU partition (a GPU rule left on the CPU
+    partition would ask it for a GPU it has not), and the test cluster's profile asks for none."""
+    cluster = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    test = yaml.safe_load((REPO / "profiles" / "slurm-test" / "config.yaml").read_text())["set-resources"]
+    for rule in GPU_RULES:
+        assert cluster[rule]["slurm_partition"] == "gpu", rule
+        assert test[rule]["gpu"] == 0, rule

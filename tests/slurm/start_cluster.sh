@@ -29,9 +29,9 @@ HOST=$(hostname -s)
 # (dataset preparation) SLURM happened to start first. config_overrides lets slurmd accept a
 # node declared with more CPUs than it has; the jobs then share the cores.
 CPUS=$(( $(nproc) > 8 ? $(nproc) : 8 ))
-# GPUs declared by count alone (gres.conf without File=: there is no device to bind), so that SLURM
-# schedules and records --gpus requests (tests/test_slurm.py checks what the GPU rules asked for);
-# no job can use them, and the jobs run on the CPU.
+# GPUs declared to SLURM (stand-in device files below), so that it schedules and records --gpus
+# requests (tests/test_slurm.py checks what the GPU rules asked for); no job can use them, and the
+# jobs run on the CPU.
 GPUS=4
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
@@ -86,7 +86,7 @@ CONF
 /usr/sbin/slurmd
 for _ in $(seq 1 60); do
   if sinfo -h -o "%T" 2>/dev/null | grep -qE "idle|mixed|allocated"; then
-    echo "SLURM is up on ${HOST} (${CPUS} CPUs, ${MEM_MB} MB, ${GPUS} GPUs by count)"
+    echo "SLURM is up on ${HOST} (${CPUS} CPUs, ${MEM_MB} MB, ${GPUS} stand-in GPUs)"
     exit 0
   fi
   sleep 1
