@@ -177,14 +177,16 @@ def test_slurm_gpu_profile_asks_a_gpu_for_gpu_rules_and_none_for_cpu_rules(clust
     shutil.copy(REPO / "tests" / "config.tiny.yaml", tmp_path / "config.yaml")
     # the profile's own settings, polling faster: a small target on an idle test cluster
     fast = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"]
+    # the target last: right after --configfile (no --cores between them here) Snakemake would read
+    # it as a second config file
     cmd = snakemake_command(
         tmp_path,
-        GPU_TARGET,
         "--profile",
         str(REPO / "profiles" / "slurm-gpu"),
         *fast,
         "--latency-wait",
         "10",
+        GPU_TARGET,
         cores=None,
     )
     jobs = SlurmJobs()
