@@ -1,7 +1,7 @@
 """The DAG through a real single-node SLURM (tests/slurm/start_cluster.sh): same results as the
 local run, jobs of one stage side by side, and a cancelled job that is retried; and what
-profiles/slurm-gpu asks SLURM for (a GPU for the GPU rules only; the test node declares GPUs by
-count, so SLURM schedules and records the requests although no job can use a GPU there).
+profiles/slurm-gpu asks SLURM for (a GPU for the GPU rules only; the test node declares stand-in
+GPUs, so SLURM schedules and records the requests although no job can use a GPU there).
 
 Runs where it can start the daemons (root, Linux, apt or the packages present); set
 MORE_IE_SLURM_TEST=0 to skip it. CI runs it.
