@@ -263,9 +263,7 @@ IMAGE = config["retrieval"]["image"]
 IMPORTED_VIEWS, RANDOM_IMPORTED_VIEWS = config_views.all_imported_views(config)
 IMPORTED_VIEW_PATTERN = "|".join(IMPORTED_VIEWS) or "(?!)"
 RANDOM_IMPORTED_VIEW_PATTERN = "|".join(RANDOM_IMPORTED_VIEWS) or "(?!)"
-EXPERT_VIEW_PATTERN = "|".join(
-    [*config_views.BUILTIN_VIEWS, *IMPORTED_VIEWS, *RANDOM_IMPORTED_VIEWS]
-)
+EXPERT_VIEW_PATTERN = "|".join([*config_views.BUILTIN_VIEWS, *IMPORTED_VIEWS, *RANDOM_IMPORTED_VIEWS])
 
 
 def context_source_file(w):
