@@ -64,5 +64,9 @@ chromium:
 bench: setup
 	$(BIN)/python bench/corpus_bench.py
 
+# Everything `make demo` writes (config.demo.yaml's results_dir is results/), so that the next
+# `make demo` starts from nothing; results/real and other results folders are kept.
 clean-demo:
-	rm -rf results/demo results/knowledge/demowiki results/logs results/benchmarks
+	rm -rf results/demo results/demo_mner results/demo_mnre results/knowledge/demowiki \
+	  results/index/demowiki results/logs results/benchmarks results/plots results/summary.csv \
+	  results/summary.html results/summary.md

@@ -22,6 +22,7 @@ GPU_RULES = {
     "gate_features",
     "student_teacher",
     "train_student",
+    "train_fold_expert",
 }
 
 
@@ -51,7 +52,7 @@ def test_gpu_profile_reserves_a_gpu_for_the_gpu_jobs_only(planned: dict[str, dic
     assert profile["resources"] == ["gpu=1"]  # one GPU job at a time unless --resources says more
     gpu_rules = {rule for rule, res in planned.items() if int(res.get("gpu", 0)) > 0}
     # the tiny DAG trains no students; every other GPU rule is in it
-    assert gpu_rules == GPU_RULES - {"student_teacher", "train_student"}
+    assert gpu_rules == GPU_RULES - {"student_teacher", "train_student", "train_fold_expert"}
     assert {"train-expert", "clip-encode-kc", "gate-features"} <= GPU_COMMANDS  # they claim their GPU
 
 

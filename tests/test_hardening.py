@@ -302,7 +302,7 @@ def test_check_config_and_the_workflow_reject_a_label_map_that_is_shell_text(tmp
 
 # Params that hold an option string already quoted with shlex.quote (or a constant flag); every
 # other {params.x} in a shell command must be written {params.x:q}.
-PRE_QUOTED = {"index_arg", "clip", "retrieval", "include_disambiguation"}
+PRE_QUOTED = {"index_arg", "clip", "retrieval", "heldout", "include_disambiguation"}
 
 
 def test_every_param_in_a_shell_command_is_quoted() -> None:

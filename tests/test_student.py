@@ -229,6 +229,74 @@ def test_the_teacher_mixes_the_pair_on_train_with_its_gate(encoder_dir: Path, tm
         )
 
 
+def test_folds_partition_train_the_same_way_for_every_caller() -> None:
+    from more_ie.experts.data import fold_members
+
+    ids = list(range(100, 137))
+    folds = [fold_members(ids, f, 3) for f in range(3)]
+    assert sorted(i for fold in folds for i in fold) == ids  # a partition: each post in one fold
+    assert sorted(len(f) for f in folds) == [12, 12, 13]
+    # the order the ids come in does not matter: both experts of a pair hold out the same posts
+    assert fold_members(list(reversed(ids)), 1, 3) == folds[1]
+    assert fold_members(ids, 0, 2) != fold_members(ids, 1, 2)
+    with pytest.raises(ValueError, match="fold 2 of 2"):
+        fold_members(ids, 2, 2)
+
+
+def _heldout(path: Path, ids: list[int], favour: int) -> Path:
+    """A held-out fold export as train-expert --holdout-fold writes it: ids -> one-hot-ish marginals."""
+    dist = np.full((len(WORDS), len(NER_LABELS)), 0.01, dtype=np.float32)
+    dist[:, favour] = 1.0 - 0.01 * (len(NER_LABELS) - 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(
+        pa.table(
+            {
+                "sample_id": ids,
+                "marginals": [dist.tolist()] * len(ids),
+                "viterbi": [["O"] * len(WORDS)] * len(ids),
+            }
+        ),
+        path,
+        metadata={"more_ie.labels": json.dumps(NER_LABELS), "more_ie.task": "ner"},
+    )
+    return path
+
+
+def test_a_cross_fitted_teacher_reads_the_held_out_folds_and_says_so(
+    encoder_dir: Path, tmp_path: Path
+) -> None:
+    from more_ie.student.teacher import build_teacher, read_teacher
+
+    run = _pair_run(tmp_path, encoder_dir)
+    train, experts, features, gate = run["splits"]["train"], run["experts"], run["features"], run["gate"]
+    # the text expert's folds favour B-PER (5), the none expert's B-LOC (1); the gate gives text 0.75
+    heldout = {
+        "text-s1": [
+            _heldout(tmp_path / "t0.parquet", [0, 2, 4], 5),
+            _heldout(tmp_path / "t1.parquet", [1, 3], 5),
+        ],
+        "none-s1": [
+            _heldout(tmp_path / "n0.parquet", [0, 2, 4], 1),
+            _heldout(tmp_path / "n1.parquet", [1, 3], 1),
+        ],
+    }
+    out = tmp_path / "teacher.parquet"
+    # no retrieval and no experts are run: the folds' exports are the distributions
+    info = build_teacher("ner", "text+none", 0, experts, {}, train, gate, features, out, heldout=heldout)
+    assert info["in_sample"] is False and "cross-fitted" in info["note"]
+    assert info["folds"]["text-s1"] == [str(p) for p in heldout["text-s1"]]
+    teacher = read_teacher(out)
+    assert sorted(teacher.dists) == list(range(5))
+    assert teacher.dists[3][:, 5].mean() == pytest.approx(0.75 * 0.94 + 0.25 * 0.01, abs=1e-4)
+    # a training post in no fold, or in two, is an error naming it
+    short = {name: files[:1] for name, files in heldout.items()}
+    with pytest.raises(ValueError, match=r"no held-out distribution for training samples \[1, 3\]"):
+        build_teacher("ner", "text+none", 0, experts, {}, train, gate, features, out, heldout=short)
+    twice = {name: files + files[:1] for name, files in heldout.items()}
+    with pytest.raises(ValueError, match="training sample 0 is in two folds"):
+        build_teacher("ner", "text+none", 0, experts, {}, train, gate, features, out, heldout=twice)
+
+
 @pytest.mark.slow
 def test_the_commands_run_as_the_rules_call_them(encoder_dir: Path, tmp_path: Path) -> None:
     """student-teacher, train-student and student-summary, with the rules' argument shapes."""
@@ -268,6 +336,20 @@ def test_the_commands_run_as_the_rules_call_them(encoder_dir: Path, tmp_path: Pa
     )  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["student"]["temperature"] == 2.0 and metrics["student"]["alpha"] == 0.7
+    # cross-fitting: a fold expert trains without fold 0 and exports that fold only, as the rule calls it
+    fold_dir = tmp_path / "folds" / "none-s1" / "fold0-of2"
+    more_ie(
+        "train-expert", "--task", "ner", "--view", "none", "--train", str(splits["train"]),
+        "--dev", str(splits["dev"]), "--holdout-fold", "0", "--folds", "2", "--out-dir", str(fold_dir),
+        "--settings", json.dumps({k: v for k, v in settings.items() if k not in ("alpha", "temperature")}),
+        "--seed", "1", "--threads", "1", "--log", str(tmp_path / "fold.log"),
+    )  # fmt: skip
+    from more_ie.experts.data import fold_members
+
+    exported = pq.read_table(fold_dir / "heldout.train.parquet").column("sample_id").to_pylist()
+    assert exported == fold_members(list(range(8)), 0, 2)
+    fold_metrics = json.loads((fold_dir / "metrics.json").read_text())
+    assert fold_metrics["train_samples"] == 8 - len(exported) and not (fold_dir / "model").exists()
     assert metrics["student"]["variant"] == "text+none" and metrics["train_config"]["seed"] == 1
     assert "in-sample" in log.read_text()
     moe = tmp_path / "moe_f1.json"

@@ -207,6 +207,15 @@ def test_students_are_built_on_request_and_a_student_setting_reruns_only_student
         "train_student": 1,
         "student_summary": 1,
     }
+    # a cross-fitted teacher: each expert of the pair (text-s1, image-s1) once per fold, then the
+    # teacher (from their held-out exports) and the student; the experts themselves are not rerun
+    cross = _edited(tiny_run, _student(**SMALL_STUDENT, teacher_fit="cross_fit", teacher_folds=2))
+    assert _planned_jobs(_snakemake(tiny_run, cross, STUDENT_SUMMARY, "--dry-run")) == {
+        "train_fold_expert": 4,
+        "student_teacher": 1,
+        "train_student": 1,
+        "student_summary": 1,
+    }
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

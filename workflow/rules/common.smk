@@ -429,14 +429,43 @@ def teacher_experts(w):
     return pairs[int(w.pair)]
 
 
+def teacher_fit(dataset):
+    """(student.teacher_fit, student.teacher_folds) of a dataset."""
+    block = student_block(config, dataset)
+    return block["teacher_fit"], block["teacher_folds"]
+
+
+def fold_expert_dir(dataset, view, seed, fold, folds):
+    return f"{RESULTS}/{dataset}/student/folds/{view}-s{seed}/fold{fold}-of{folds}"
+
+
+def teacher_heldout(w):
+    """Cross-fitting: NAME=PARQUET per expert of the pair and fold ([] for an in-sample teacher)."""
+    fit, folds = teacher_fit(w.dataset)
+    if fit != "cross_fit":
+        return []
+    return [
+        f"{name}={fold_expert_dir(w.dataset, *name.rsplit('-s', 1), fold, folds)}/heldout.train.parquet"
+        for name in teacher_experts(w)
+        for fold in range(folds)
+    ]
+
+
 def teacher_inputs(w):
+    """In-sample: the pair's experts and train's retrieval caches; cross-fitted: the fold experts'
+    held-out exports instead. Both: train, the fitted gates and train's gate features."""
     experts = teacher_experts(w)
+    heldout = teacher_heldout(w)
     views = [v for v in dict.fromkeys(expert_view(n) for n in experts) if v != "none"]
+    in_sample = not heldout
     return {
-        "models": [f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/model" for n in experts],
-        "metrics": [f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/metrics.json" for n in experts],
+        "models": [f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/model" for n in experts if in_sample],
+        "metrics": [
+            f"{expert_dir(w.dataset, *n.rsplit('-s', 1))}/metrics.json" for n in experts if in_sample
+        ],
+        "heldout": [item.split("=", 1)[1] for item in heldout],
         "train": split_data("train", w.dataset),
-        "retrieval": [f"{RESULTS}/{w.dataset}/retrieval/train.{v}.parquet" for v in views],
+        "retrieval": [f"{RESULTS}/{w.dataset}/retrieval/train.{v}.parquet" for v in views if in_sample],
         "gates": f"{RESULTS}/{w.dataset}/moe/gates",
         "features": f"{RESULTS}/{w.dataset}/moe/features/train.parquet",
     }

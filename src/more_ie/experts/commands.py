@@ -25,7 +25,13 @@ def run_train_expert(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)  # the rule's `threads`: no oversubscription beside other jobs
     # the rules pass the validated experts block as one JSON string (--settings) and the seed as --seed
     config = settings_from_args(TrainConfig, args)
-    splits = {"train": Path(args.train), "dev": Path(args.dev), "test": Path(args.test)}
+    if (args.holdout_fold is None) != (args.folds is None):
+        raise SystemExit("train-expert: --holdout-fold and --folds go together")
+    if args.holdout_fold is None and not args.test:
+        raise SystemExit("train-expert: --test is required (unless --holdout-fold)")
+    splits = {"train": Path(args.train), "dev": Path(args.dev)}
+    if args.test:
+        splits["test"] = Path(args.test)
     retrieval = {
         name: (Path(p) if p else None)
         for name, p in (
@@ -34,7 +40,11 @@ def run_train_expert(args: argparse.Namespace) -> None:
             ("test", args.test_retrieval),
         )
     }
-    ExpertTrainer(args.task, args.view, config).run(splits, retrieval, Path(args.out_dir))
+    trainer = ExpertTrainer(args.task, args.view, config)
+    if args.holdout_fold is not None:
+        trainer.run_heldout_fold(splits, retrieval, Path(args.out_dir), args.holdout_fold, args.folds)
+    else:
+        trainer.run(splits, retrieval, Path(args.out_dir))
 
 
 def view_name(text: str) -> str:
@@ -53,13 +63,27 @@ def add_train_expert_arguments(parser: argparse.ArgumentParser) -> None:
         help="none (no retrieval: no cross-view alignment), a built-in retrieval view or an imported one",
     )
     for split in ("train", "dev", "test"):
-        parser.add_argument(f"--{split}", required=True, help=f"normalized {split} split")
+        parser.add_argument(
+            f"--{split}",
+            required=split != "test",
+            help=f"normalized {split} split"
+            + (" (required unless --holdout-fold)" if split == "test" else ""),
+        )
         parser.add_argument(
             f"--{split}-retrieval", type=optional_path, default=None, help=f"{split} retrieval cache"
         )
     parser.add_argument(
         "--out-dir", required=True, help="gets model/, metrics.json, {dev,test}.marginals.parquet"
     )
+    # Not config settings: the student's cross-fitted teacher (student.smk) picks them per job.
+    parser.add_argument(
+        "--holdout-fold",
+        type=int,
+        default=None,
+        help="train without this fold of train (0-based) and export the context view's distributions "
+        "on it (heldout.train.parquet) instead of the model and dev/test marginals",
+    )
+    parser.add_argument("--folds", type=int, default=None, help="the number of folds (with --holdout-fold)")
     add_dataclass_arguments(parser, TrainConfig)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,3 +145,23 @@ def collate(examples: Sequence[Example], task: str, pad_id: int, use_context: bo
     markers = torch.tensor([x.marker_positions for x in inputs], dtype=torch.long)
     labels = torch.tensor([e.label for e in examples], dtype=torch.long)
     return Batch(ids, attention, markers=markers, labels=labels)
+
+
+def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """A seeded subsample of ``limit`` examples in their original order (all when limit is None)."""
+    if limit is None or limit >= len(examples):
+        return examples
+    keep = sorted(random.Random(f"subsample:{seed}").sample(range(len(examples)), limit))
+    logger.info("training on a seeded subsample of %d of %d samples", limit, len(examples))
+    return [examples[i] for i in keep]
+
+
+def fold_members(sample_ids: Sequence[int], fold: int, folds: int) -> list[int]:
+    """The sample ids of ``fold`` (0-based) of ``folds``: a permutation seeded by the fold count
+    alone, dealt round-robin, so every view and seed of a dataset splits train the same way (the two
+    experts of a pair must hold out the same posts)."""
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} of {folds}: need folds >= 2 and 0 <= fold < folds")
+    order = sorted(sample_ids)
+    random.Random(f"folds:{folds}").shuffle(order)
+    return sorted(order[fold::folds])

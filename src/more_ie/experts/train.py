@@ -31,7 +31,7 @@ import torch
 
 from more_ie.experts.context import InputBuilder
 from more_ie.experts.cva import cva_loss, teacher_distribution
-from more_ie.experts.data import Example, collate, load_examples, read_labels
+from more_ie.experts.data import Example, collate, fold_members, load_examples, read_labels, subsample
 from more_ie.experts.encoder import load_encoder, load_tokenizer
 from more_ie.experts.metrics import ner_scores, re_scores
 from more_ie.experts.model import Batch, Expert, ExpertConfig
@@ -68,15 +68,6 @@ def parameter_groups(model: Expert, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
-def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
-    """A seeded subsample of ``limit`` examples in their original order (all when limit is None)."""
-    if limit is None or limit >= len(examples):
-        return examples
-    keep = sorted(random.Random(f"subsample:{seed}").sample(range(len(examples)), limit))
-    logger.info("training on a seeded subsample of %d of %d samples", limit, len(examples))
-    return [examples[i] for i in keep]
-
-
 class ExpertTrainer:
     def __init__(self, task: str, view: str, config: TrainConfig):
         self.task, self.view, self.config = task, view, config
@@ -85,9 +76,10 @@ class ExpertTrainer:
         self.tokenizer = load_tokenizer(config.encoder, task)
         self.builder = InputBuilder(self.tokenizer, config.max_subtokens)
 
-    def run(self, splits: dict[str, Path], retrieval: dict[str, Path | None], out_dir: Path) -> dict:
+    def _load(
+        self, splits: dict[str, Path], retrieval: dict[str, Path | None], names: Sequence[str] = SPLITS
+    ) -> tuple[list[str], dict[str, list[Example]]]:
         cfg = self.config
-        set_determinism(cfg.seed)
         labels = read_labels(splits["train"], self.task)
         data = {
             s: load_examples(
@@ -99,9 +91,12 @@ class ExpertTrainer:
                 dedup=cfg.dedup_contexts,
                 anchors=cfg.context_anchors,
             )
-            for s in SPLITS
+            for s in names
         }
-        data["train"] = subsample(data["train"], cfg.max_train_samples, cfg.seed)
+        return labels, data
+
+    def _new_model(self, labels: list[str]) -> Expert:
+        cfg = self.config
         encoder = load_encoder(cfg.encoder, len(self.tokenizer))
         expert_config = ExpertConfig(
             self.task,
@@ -118,18 +113,30 @@ class ExpertTrainer:
         if cfg.freeze_word_embeddings:
             model.freeze_word_embeddings()
             logger.info("word embeddings frozen (freeze_word_embeddings)")
+        return model
+
+    def _fit(self, labels: list[str], data: dict[str, list[Example]]) -> tuple[Expert, dict]:
+        """A new model trained on ``data["train"]`` at its best dev epoch, and the metrics so far."""
+        model = self._new_model(labels)
         history, best = self._train(model, data)
         model.load_state_dict(best)
-        metrics = {
+        return model, {
             "task": self.task,
             "view": self.view,
             "labels": labels,
-            "train_config": asdict(cfg),
+            "train_config": asdict(self.config),
             "train_samples": len(data["train"]),
             "history": history,
             "device": str(self.device),
             "precision": self.precision,
         }
+
+    def run(self, splits: dict[str, Path], retrieval: dict[str, Path | None], out_dir: Path) -> dict:
+        cfg = self.config
+        set_determinism(cfg.seed)
+        labels, data = self._load(splits, retrieval)
+        data["train"] = subsample(data["train"], cfg.max_train_samples, cfg.seed)
+        model, metrics = self._fit(labels, data)
         with atomic_dir(out_dir / "model") as tmp:
             model.save(tmp, self.tokenizer)
         for split in ("dev", "test"):
@@ -145,7 +152,65 @@ class ExpertTrainer:
         write_json(out_dir / "metrics.json", metrics)
         return metrics
 
+    def run_heldout_fold(
+        self,
+        splits: dict[str, Path],
+        retrieval: dict[str, Path | None],
+        out_dir: Path,
+        fold: int,
+        folds: int,
+    ) -> dict:
+        """Train on the training samples outside ``fold`` (of the seeded subsample, as :meth:`run`),
+        select on dev, and export the context view's distributions on *every* training sample of
+        ``fold`` to ``heldout.train.parquet``: train distributions from a model that never saw those
+        posts (the student's cross-fitted teacher). No model and no test export are kept."""
+        cfg = self.config
+        set_determinism(cfg.seed)
+        labels, data = self._load(splits, retrieval, ("train", "dev"))
+        in_fold = set(fold_members([e.sample_id for e in data["train"]], fold, folds))
+        heldout = [e for e in data["train"] if e.sample_id in in_fold]
+        data["train"] = [
+            e for e in subsample(data["train"], cfg.max_train_samples, cfg.seed) if e.sample_id not in in_fold
+        ]
+        logger.info(
+            "fold %d of %d: training on %d samples, exporting the %d held-out training samples",
+            fold,
+            folds,
+            len(data["train"]),
+            len(heldout),
+        )
+        model, metrics = self._fit(labels, data)
+        metrics.update(fold=fold, folds=folds)
+        metrics["heldout_train"] = self._evaluate_and_export(
+            model, heldout, labels, out_dir / "heldout.train.parquet"
+        )
+        write_json(out_dir / "metrics.json", metrics)
+        return metrics
+
     # -- training --------------------------------------------------------------------------------
+    def batch_loss(self, model: Expert, chunk: Sequence[Example], pad: int) -> tuple[torch.Tensor, dict]:
+        """The training loss of one batch, and named parts of it to log (floats; the history keeps
+        their epoch means as ``train_<name>``). The expert's: the gold loss of the context view, plus
+        cross-view alignment for a retrieval view. A subclass changes the objective here and keeps
+        the rest of the loop (the student: :class:`more_ie.student.train.StudentTrainer`)."""
+        batch = collate(chunk, self.task, pad).to(self.device)
+        scores = self._scores_fp32(model, batch)
+        loss = model.loss(scores, batch)
+        if self.view == "none" or not self.config.cva:
+            return loss, {}
+        alone = collate(chunk, self.task, pad, use_context=False).to(self.device)
+        alone_scores = self._scores_fp32(model, alone)
+        loss = cva_loss(
+            self.task,
+            loss,
+            model.loss(alone_scores, alone),
+            teacher_distribution(model, scores, batch),
+            model.distribution(alone_scores, alone),
+            batch.word_mask if self.task == "ner" else None,
+            self.config.cva_interpolation,
+        )
+        return loss, {}
+
     def _train(self, model: Expert, data: dict[str, list[Example]]) -> tuple[list[dict], dict]:
         cfg = self.config
         # The fused kernel (CPU and CUDA): the same update in one pass over the parameters, 8x faster
@@ -156,31 +221,17 @@ class ExpertTrainer:
         scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.0, total_iters=cfg.epochs)
         train = data["train"]
         generator = torch.Generator().manual_seed(cfg.seed)
-        use_cva = self.view != "none" and cfg.cva
         history: list[dict] = []
         best_f1, best_state = -1.0, _cpu_state(model)
         pad = self.tokenizer.pad_token_id or 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             order = torch.randperm(len(train), generator=generator).tolist()
-            start, seen, total_loss = time.perf_counter(), 0, 0.0
+            start, seen = time.perf_counter(), 0
+            totals: dict[str, float] = {"loss": 0.0}
             for step, first in enumerate(range(0, len(order), cfg.batch_size), 1):
                 chunk = [train[i] for i in order[first : first + cfg.batch_size]]
-                batch = collate(chunk, self.task, pad).to(self.device)
-                scores = self._scores_fp32(model, batch)
-                loss = model.loss(scores, batch)
-                if use_cva:
-                    alone = collate(chunk, self.task, pad, use_context=False).to(self.device)
-                    alone_scores = self._scores_fp32(model, alone)
-                    loss = cva_loss(
-                        self.task,
-                        loss,
-                        model.loss(alone_scores, alone),
-                        teacher_distribution(model, scores, batch),
-                        model.distribution(alone_scores, alone),
-                        batch.word_mask if self.task == "ner" else None,
-                        cfg.cva_interpolation,
-                    )
+                loss, parts = self.batch_loss(model, chunk, pad)
                 scaler.scale(loss / cfg.grad_accum).backward()
                 if step % cfg.grad_accum == 0 or first + cfg.batch_size >= len(order):
                     if cfg.grad_clip is not None:  # the authors' configs clip nothing (null)
@@ -190,33 +241,35 @@ class ExpertTrainer:
                     scaler.update()
                     optimizer.zero_grad()
                 seen += len(chunk)
-                total_loss += loss.item() * len(chunk)
+                for name, value in {"loss": loss.item(), **parts}.items():
+                    totals[name] = totals.get(name, 0.0) + value * len(chunk)
                 if step % cfg.log_every == 0:
-                    rate = seen / (time.perf_counter() - start)
                     logger.info(
-                        "epoch %d: %d/%d sentences, loss %.4f, %.1f sentences/s",
+                        "epoch %d: %d/%d sentences, %s, %.1f sentences/s",
                         epoch,
                         seen,
                         len(train),
-                        total_loss / seen,
-                        rate,
+                        _losses(totals, seen),
+                        seen / (time.perf_counter() - start),
                     )
             scheduler.step()
             rate = seen / (time.perf_counter() - start)
             dev = self._predict_f1(model, data["dev"])
+            n = max(seen, 1)
             history.append(
                 {
                     "epoch": epoch,
-                    "train_loss": total_loss / max(seen, 1),
+                    "train_loss": totals["loss"] / n,
+                    **{f"train_{name}": total / n for name, total in totals.items() if name != "loss"},
                     "dev_f1": dev,
                     "train_sentences_per_s": rate,
                 }
             )
             logger.info(
-                "epoch %d/%d: train loss %.4f, dev F1 %.4f, %.1f sentences/s",
+                "epoch %d/%d: train %s, dev F1 %.4f, %.1f sentences/s",
                 epoch,
                 cfg.epochs,
-                total_loss / max(seen, 1),
+                _losses(totals, n),
                 dev,
                 rate,
             )
@@ -308,6 +361,14 @@ class ExpertTrainer:
             "%s: F1 %.4f (%d samples, %.1f sentences/s)", out.name, result["micro"]["f1"], len(examples), rate
         )
         return result
+
+
+def _losses(totals: dict[str, float], seen: int) -> str:
+    """``loss 0.1234 (gold_loss 0.2, kd 0.05)``: the running means of the loss and its parts."""
+    parts = ", ".join(
+        f"{name} {total / max(seen, 1):.4f}" for name, total in totals.items() if name != "loss"
+    )
+    return f"loss {totals['loss'] / max(seen, 1):.4f}" + (f" ({parts})" if parts else "")
 
 
 def _cpu_state(model: torch.nn.Module) -> dict:

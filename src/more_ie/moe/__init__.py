@@ -16,8 +16,8 @@ _EXPORTS = {
     "mixture_nll": "gate",
     "save_gate": "gate",
     "variant_pairs": "pairs",
-    "MoeConfig": "train",
-    "config_hash": "train",
+    "MoeConfig": "settings",
+    "config_hash": "settings",
     "run_moe": "train",
 }
 __all__ = sorted(_EXPORTS)

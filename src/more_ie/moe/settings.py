@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from more_ie.utils.settings import setting
@@ -52,3 +54,9 @@ class GateFeatureSettings:
         True,
         "Give the gate the CLIP image feature and a has-image flag; false drops both (e.g. no images).",
     )
+
+
+def config_hash(config: dict) -> str:
+    """Hash of the config blocks a result depends on (recorded in ``moe_f1.json``; the workflow
+    computes it while scheduling, so it lives here, away from torch)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -13,7 +13,6 @@ The experts chose their own epoch on all of dev, so with more than one expert ep
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from more_ie.moe.gate import Gate, average, mix, mixture_nll, save_gate
 from more_ie.moe.notes import AA_T_TEST, bootstrap_note, dev_holdout_note, expert_epochs, selected_on_dev
 from more_ie.moe.pairs import expert_seed, expert_view, headline_variant
 from more_ie.moe.scoring import gold_tensor, pad, post_units, predictions, score, sentence_counts
-from more_ie.moe.settings import MoeConfig  # noqa: F401 (part of this module's API)
+from more_ie.moe.settings import MoeConfig, config_hash  # noqa: F401 (part of this module's API)
 from more_ie.moe.stats import sum_by_unit
 from more_ie.utils import atomic_dir, write_json
 
@@ -46,10 +45,6 @@ class SplitData:
     dists: dict[str, list[np.ndarray]]  # expert -> per sample [T, L] or [L]
     preds: dict[str, list]  # expert -> its own decoded prediction per sample (NER Viterbi, RE argmax)
     posts: np.ndarray | None = None  # [N] post of each sample (scoring.post_units): the bootstrap's unit
-
-
-def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _read_expert(path: Path, task: str) -> tuple[list[str], dict[int, np.ndarray], dict[int, object]]:

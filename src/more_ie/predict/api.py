@@ -24,28 +24,25 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from more_ie.experts.spans import bio_to_spans
-from more_ie.moe.decode import decode_marginals
 from more_ie.moe.gate import average, mix
-from more_ie.moe.pairs import expert_view, variant_pairs
 from more_ie.predict.experts import ExpertRunner, Item, Output, resolve_device
 from more_ie.predict.features import GateFeaturizer
 from more_ie.predict.io import Post, post_from_record
-from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, imported_views, load_gate
+from more_ie.predict.layout import RETRIEVAL_VIEWS, RunError, RunLayout, SavedGate, imported_views
+from more_ie.predict.records import PostBatch, assemble_records, decoded_path, entity_records
 from more_ie.predict.retrieval import Hit, ImageRetriever, TextRetriever, clip_spec_of, load_images
+from more_ie.predict.selection import ALONE_MODES, select_models
 from more_ie.predict.settings import BatchSettings, PredictSettings
 from more_ie.utils.precision import setup_precision
 
 logger = logging.getLogger(__name__)
-# modes with one model reading the sentence alone: no retrieval, no gate, Viterbi decoding
-ALONE_MODES = ("no_retrieval", "student")
 
 
 @dataclass
@@ -60,14 +57,6 @@ class Timings:
 
     def as_dict(self) -> dict:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
-
-
-@dataclass
-class _Batch:
-    posts: list[Post]
-    hits: dict[str, list[list[Hit]]] = field(default_factory=dict)  # view -> per post
-    image_status: list[str] = field(default_factory=list)
-    features: np.ndarray | None = None  # [P, F] gate features
 
 
 class MoRe:
@@ -141,7 +130,6 @@ class MoRe:
         entities are paired.
         """
         chosen = replace(settings or PredictSettings(), **overrides)
-        variant, pair, mixing, expert = chosen.variant, chosen.pair, chosen.mixing, chosen.expert
         no_retrieval, device, threads = chosen.no_retrieval, chosen.device, chosen.threads
         ner_dataset = chosen.ner_dataset
         if dataset is None:
@@ -149,51 +137,11 @@ class MoRe:
         layout = RunLayout.open(run_dir, dataset)
         torch_device = resolve_device(device)
         precision = setup_precision(chosen.precision, torch_device, "predict (experts and CLIP)")
-        variant = variant or layout.default_variant()
-        seeds = layout.manifest["experts"]["seeds"]
-        pairs = variant_pairs(variant, seeds) if mixing == "average" or no_retrieval else None
-        if pairs is not None and not 0 <= pair < len(pairs):
-            raise RunError(
-                f"variant {variant}: pair {pair} does not exist ({len(pairs)} pairs over seeds {seeds})"
-            )
-        gate = None
-        folder = None
-        if chosen.student:
-            if no_retrieval:
-                raise ValueError("student and no_retrieval are two different fast paths: choose one")
-            variant, seed, folder = layout.student(chosen.variant, chosen.student_seed)
-            names, mode = [f"student:{variant}-s{seed}"], "student"
-        elif no_retrieval:
-            if expert is None:
-                candidates = [
-                    n
-                    for n in (pairs or [])[pair]
-                    if expert_view(n) in RETRIEVAL_VIEWS or expert_view(n) in imported_views(layout)
-                ]
-                if not candidates:
-                    raise RunError(
-                        f"variant {variant} pair {pair} has no retrieval expert; name one with expert="
-                    )
-                expert = candidates[0]
-            names, mode = [expert], "no_retrieval"
-        elif mixing == "moe":
-            gate = load_gate(layout.gate_dir(variant, pair))
-            names, mode = list(gate.experts), "moe"
-        elif mixing == "average":
-            names, mode = list((pairs or [])[pair]), "average"
-        else:
-            raise ValueError(f"mixing must be moe or average, got {mixing!r}")
-        for name in names:
-            view = expert_view(name)
-            servable = view in RETRIEVAL_VIEWS + ("none",) or view in imported_views(layout)
-            if mode not in ALONE_MODES and not servable:
-                raise RunError(
-                    f"expert {name}: the {view} view is an ablation with no retrieval "
-                    "for new posts; choose a variant of none/text/image or imported-view experts"
-                )
+        selected = select_models(layout, chosen)
+        mode, names = selected.mode, selected.names
         alone = mode in ALONE_MODES
         runners = [
-            ExpertRunner(layout, n, torch_device, alone=alone, folder=folder, precision=precision)
+            ExpertRunner(layout, n, torch_device, alone=alone, folder=selected.folder, precision=precision)
             for n in names
         ]
         ner = None
@@ -207,7 +155,7 @@ class MoRe:
                 threads=threads,
                 precision=chosen.precision,
                 no_retrieval=no_retrieval,
-                mixing=mixing,
+                mixing=chosen.mixing,
                 student=chosen.student,
             )  # the NER run's own headline variant and first pair (or its student)
             if ner.task != "ner":
@@ -218,15 +166,17 @@ class MoRe:
             dataset,
             mode,
             ", ".join(names),
-            f" (variant {variant}, pair {pair})" if not alone else " (sentence alone, no retrieval)",
+            f" (variant {selected.variant}, pair {chosen.pair})"
+            if not alone
+            else " (sentence alone, no retrieval)",
             torch_device,
         )
         return cls(
             layout,
             runners,
-            gate,
+            selected.gate,
             mode,
-            variant if mode != "no_retrieval" else None,  # a student's: the variant that taught it
+            selected.variant if mode != "no_retrieval" else None,  # a student's: the variant that taught it
             torch_device,
             threads,
             ner,
@@ -277,7 +227,7 @@ class MoRe:
         mixed, weights = self._mix(batch, owners, outputs)
         self.timings.gate += time.perf_counter() - start
         start = time.perf_counter()
-        records = self._records(batch, items, owners, outputs, mixed, weights, details)
+        records = assemble_records(self, batch, items, owners, outputs, mixed, weights, details)
         self.timings.decode += time.perf_counter() - start
         self.timings.posts += len(parsed)
         return records
@@ -291,8 +241,8 @@ class MoRe:
             spans = [(e["start"], e["end"]) for e in record["entities"]]
             posts[i] = replace(posts[i], pairs=[(h, t) for h in spans for t in spans if h != t])
 
-    def _retrieve(self, posts: list[Post]) -> _Batch:
-        batch = _Batch(posts, image_status=["none" if p.image is None else "skipped" for p in posts])
+    def _retrieve(self, posts: list[Post]) -> PostBatch:
+        batch = PostBatch(posts, image_status=["none" if p.image is None else "skipped" for p in posts])
         if self.mode in ALONE_MODES:
             return batch
         start = time.perf_counter()
@@ -334,7 +284,7 @@ class MoRe:
             )
         return [Hit(-1, 0.0, f"imported:{view}", text) for text in post.contexts[view]]
 
-    def _items(self, batch: _Batch) -> tuple[list[Item], list[tuple[int, int]]]:
+    def _items(self, batch: PostBatch) -> tuple[list[Item], list[tuple[int, int]]]:
         """Expert inputs and their owners (post index, pair index); one per post for NER."""
         items: list[Item] = []
         owners: list[tuple[int, int]] = []
@@ -349,7 +299,7 @@ class MoRe:
         return items, owners
 
     def _mix(
-        self, batch: _Batch, owners: list[tuple[int, int]], outputs: list[list[Output]]
+        self, batch: PostBatch, owners: list[tuple[int, int]], outputs: list[list[Output]]
     ) -> tuple[list[np.ndarray], np.ndarray | None]:
         if self.mode in ALONE_MODES:
             return [o.dist for o in outputs[0]], None
@@ -365,85 +315,11 @@ class MoRe:
         ]
         return mixed, g
 
-    def _records(
-        self,
-        batch: _Batch,
-        items: list[Item],
-        owners: list[tuple[int, int]],
-        outputs: list[list[Output]],
-        mixed: list[np.ndarray],
-        weights: np.ndarray | None,
-        details: bool,
-    ) -> list[dict]:
-        records: list[dict] = []
-        for i, post in enumerate(batch.posts):
-            record: dict = {
-                "id": post.id,
-                "tokens": post.tokens,
-                "image": {"path": post.image_name, "status": batch.image_status[i]},
-                "views": [v for v in self.views if v != "image" or batch.image_status[i] == "ok"],
-                "retrieved": {view: [h.summary() for h in hits[i]] for view, hits in batch.hits.items()},
-            }
-            if weights is not None:
-                record["gate"] = {
-                    "experts": list(self.gate.experts),
-                    "weight_first": round(float(weights[i].mean()), 4),
-                }
-            if details:
-                record["retrieved_values"] = {v: [h.text for h in hits[i]] for v, hits in batch.hits.items()}
-                if weights is not None:
-                    record["gate"]["per_label"] = [round(float(w), 4) for w in weights[i]]
-                record["experts"] = {}
-            records.append(record)
-        for k, ((i, _j), item) in enumerate(zip(owners, items)):
-            record = records[i]
-            if self.task == "ner":
-                path = self._path(mixed[k], outputs[0][k] if self.mode in ALONE_MODES else None)
-                record["entities"] = self._entities(item.words, mixed[k], path)
-                if details:
-                    record["mixed_tags"] = [self.labels[t] for t in path]
-                    for runner, out in zip(self.experts, outputs):
-                        record["experts"][runner.name] = [self.labels[t] for t in out[k].decoded]  # type: ignore[union-attr]
-            else:
-                head, tail = item.pair  # type: ignore[misc]
-                best = int(mixed[k].argmax())
-                relation = {
-                    "head": list(head),
-                    "tail": list(tail),
-                    "head_text": " ".join(item.words[head[0] : head[1]]),
-                    "tail_text": " ".join(item.words[tail[0] : tail[1]]),
-                    "label": self.labels[best],
-                    "probability": round(float(mixed[k][best]), 4),
-                }
-                if details:
-                    relation["experts"] = {
-                        r.name: self.labels[int(outputs[n][k].decoded)] for n, r in enumerate(self.experts)
-                    }
-                record.setdefault("relations", []).append(relation)
-        for record in records:
-            if self.task == "re":
-                record.setdefault("relations", [])
-        return records
-
+    # decoding and entity reading live in records.py; these stay as methods for callers that
+    # decode a single distribution with the model's labels and current ``decode``
     def _path(self, dist: np.ndarray, single: Output | None) -> list[int]:
-        """A mixture is decoded as the MoE stage scored it (``moe.decode``); a single expert keeps
-        its own Viterbi path, as its scores do."""
-        if single is not None:
-            return list(single.decoded)  # type: ignore[arg-type]
-        return decode_marginals(dist, self.labels, self.decode)
+        """The tags a mixture (or a single model's output) decodes to: :func:`records.decoded_path`."""
+        return decoded_path(dist, single, self.labels, self.decode)
 
     def _entities(self, words: list[str], dist: np.ndarray, path: list[int]) -> list[dict]:
-        tags = [self.labels[t] for t in path]
-        out = []
-        for start, end, kind in bio_to_spans(tags):
-            confidence = float(np.mean([dist[t, path[t]] for t in range(start, end)]))
-            out.append(
-                {
-                    "start": start,
-                    "end": end,
-                    "text": " ".join(words[start:end]),
-                    "type": kind,
-                    "confidence": round(confidence, 4),
-                }
-            )
-        return out
+        return entity_records(words, dist, path, self.labels)

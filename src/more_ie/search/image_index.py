@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from more_ie.search.bm25 import RETRIEVAL_SCHEMA
-from more_ie.search.clip import ClipEncoder
 from more_ie.search.settings import ClipSettings, FaissIndexSettings, ImageSearchSettings
 from more_ie.utils import ProgressLog, atomic_path, image_file, write_parquet
 
@@ -48,6 +47,8 @@ def encode_kc_images(
     ids_out: str | Path,
     clip: ClipSettings = ClipSettings(),
 ) -> dict[str, int]:
+    from more_ie.search.clip import ClipEncoder  # torch and open_clip: only the commands that encode
+
     batch_size, workers, spec = clip.batch_size, clip.workers, clip.spec()
     table = pq.read_table(image_kc, columns=["image_id", "file", "local_path"]).to_pandas()
     table = table[table.index % n_shards == shard]
@@ -195,6 +196,9 @@ def retrieve_images(
     clip: ClipSettings = ClipSettings(),
     search: ImageSearchSettings = ImageSearchSettings(),
 ) -> dict[str, float]:
+    # torch (ClipEncoder's module) before faiss: the order this command always imported them in
+    from more_ie.search.clip import ClipEncoder  # noqa: I001
+
     import faiss
 
     batch_size, workers, spec = clip.batch_size, clip.workers, clip.spec()

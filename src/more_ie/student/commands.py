@@ -38,6 +38,12 @@ def run_student_teacher(args: argparse.Namespace) -> None:
     experts = _named(args.expert, "--expert")
     if len(experts) != 2:
         raise ValueError(f"--expert: a pair is two experts, got {list(experts)}")
+    heldout: dict[str, list[Path]] = {}
+    for item in args.heldout or []:  # NAME=PATH, once per fold
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--heldout: expected NAME=PATH, got {item!r}")
+        heldout.setdefault(name, []).append(Path(path))
     build_teacher(
         args.task,
         args.variant,
@@ -50,6 +56,7 @@ def run_student_teacher(args: argparse.Namespace) -> None:
         Path(args.out),
         batch_size=config.eval_batch_size,
         device=config.device,
+        heldout=heldout or None,
     )
 
 
@@ -69,6 +76,13 @@ def add_student_teacher_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         metavar="VIEW=PARQUET",
         help="the train retrieval cache of each retrieval view of the pair (none for the none view)",
+    )
+    parser.add_argument(
+        "--heldout",
+        nargs="*",
+        metavar="NAME=PARQUET",
+        help="cross-fitting: each expert's held-out fold exports (heldout.train.parquet), one item per "
+        "fold; given, the experts are not run on train (the teacher is out of sample)",
     )
     parser.add_argument("--train", required=True, help="the normalized train split")
     parser.add_argument(
@@ -105,7 +119,10 @@ def add_train_student_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_dataclass_arguments(parser, TrainConfig)
     # the variant is --variant; the encoder is TrainConfig's (the rule resolves student.encoder)
-    add_dataclass_arguments(parser, StudentSettings, skip=("variant", "encoder"))
+    # the teacher's fit is the teacher job's (its table records it)
+    add_dataclass_arguments(
+        parser, StudentSettings, skip=("variant", "encoder", "teacher_fit", "teacher_folds")
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 
 
@@ -130,7 +147,7 @@ def add_student_summary_arguments(parser: argparse.ArgumentParser) -> None:
 COMMANDS = [
     Command(
         "student-teacher",
-        "The MoE variant's mixture on train (in-sample), as a student's teacher.",
+        "The MoE variant's mixture on train (in-sample or cross-fitted), as a student's teacher.",
         add_student_teacher_arguments,
         run_student_teacher,
     ),

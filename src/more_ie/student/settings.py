@@ -35,6 +35,12 @@ IN_SAMPLE_NOTE = (
     "gate was fit on dev), so its train distributions are more confident, and more often right, "
     "than its distributions on unseen posts. The student learns from those."
 )
+CROSS_FIT_NOTE = (
+    "The teacher is cross-fitted on train: each training post's distributions come from experts "
+    "retrained without that post's fold (student.teacher_fit: cross_fit), so they are out of sample, "
+    "as the MoE's are on test; the gate is the MoE's, fit on dev."
+)
+TEACHER_FITS = ("in_sample", "cross_fit")
 
 
 @dataclass
@@ -56,6 +62,17 @@ class StudentSettings:
     )
     encoder: Optional[str] = setting(
         None, "The student's encoder (it may be smaller than the experts'); null = experts.encoder."
+    )
+    teacher_fit: str = setting(
+        "in_sample",
+        "in_sample: the teacher is the pair's experts run on train, which they were trained on (cheap, "
+        "optimistic); cross_fit: each expert of the pair is retrained once per fold without it "
+        "(teacher_folds extra trainings per expert) and each post's distribution comes from the "
+        "models that never saw it.",
+        choices=TEACHER_FITS,
+    )
+    teacher_folds: int = setting(
+        2, "Folds of train for teacher_fit: cross_fit (each fold's models train on the others)."
     )
 
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from more_ie.moe.pairs import parse_variant
 from more_ie.moe.stats import mean_sd
-from more_ie.student.settings import IN_SAMPLE_NOTE
+from more_ie.student.settings import CROSS_FIT_NOTE, IN_SAMPLE_NOTE
 from more_ie.utils import write_json
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def summarize_students(
                 "test_f1": metrics["test"]["micro"]["f1"],
                 "dev_f1": metrics["dev"]["micro"]["f1"],
                 "test_sentences_per_s": metrics["test"].get("inference_sentences_per_s"),
+                "teacher_in_sample": bool(about.get("teacher_in_sample", True)),
             }
         )
     if not students:
@@ -52,8 +53,8 @@ def summarize_students(
         "test_f1": _spread([s["test_f1"] for s in students]),
         "dev_f1": _spread([s["dev_f1"] for s in students]),
         "test_sentences_per_s": _spread([s["test_sentences_per_s"] or 0.0 for s in students]),
-        "teacher_in_sample": True,
-        "note": IN_SAMPLE_NOTE,
+        "teacher_in_sample": all(s["teacher_in_sample"] for s in students),
+        "note": IN_SAMPLE_NOTE if all(s["teacher_in_sample"] for s in students) else CROSS_FIT_NOTE,
     }
     if moe_result is not None and Path(moe_result).is_file():
         moe = json.loads(Path(moe_result).read_text())

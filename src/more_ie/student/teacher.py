@@ -6,10 +6,14 @@ sentence, ``[X]`` and the view's cached retrieval, ``results/{dataset}/retrieval
 cleaned as the expert's own ``metrics.json`` says), and the pair's fitted gate (fit on dev) mixes
 them on train's gate features exactly as :func:`more_ie.moe.gate.mix` does for dev and test.
 
-**The teacher is in-sample on train.** Both experts were trained on these posts, so their train
-distributions are sharper and more often right than on unseen posts; the gate never saw train. The
-log, the Parquet metadata and the student's ``metrics.json`` say so, and the teacher's own train F1
-is recorded beside it so that the optimism is visible.
+**In-sample or cross-fitted** (``student.teacher_fit``). ``in_sample``: both experts were trained on
+these posts, so their train distributions are sharper and more often right than on unseen posts.
+``cross_fit``: train is dealt into ``student.teacher_folds`` folds (the same for every view and seed,
+:func:`more_ie.experts.data.fold_members`), and each expert of the pair is retrained once per fold
+without it (``results/{dataset}/student/folds/...``); a post's distribution then comes from the
+models that never saw it, as the MoE's are on test. The gate (fit on dev) is the MoE's in both
+cases. The log, the Parquet metadata and the student's ``metrics.json`` say which, and the
+teacher's own train F1 is recorded beside it so that any optimism is visible.
 
 Output (one row per train sample): ``sample_id`` and ``marginals`` ([T, L] per-token mixtures, NER)
 or ``probs`` ([L], RE), with the labels, the pair, the gate and the note in the metadata. It is its
@@ -35,7 +39,7 @@ from more_ie.moe.features import read_feature_spec, read_gate_features
 from more_ie.moe.gate import load_gate, mix
 from more_ie.moe.scoring import pad, predictions, score
 from more_ie.moe.settings import MoeConfig
-from more_ie.student.settings import IN_SAMPLE_NOTE
+from more_ie.student.settings import CROSS_FIT_NOTE, IN_SAMPLE_NOTE
 from more_ie.utils import write_parquet
 
 logger = logging.getLogger(__name__)
@@ -119,6 +123,35 @@ def expert_train_distributions(
     return labels, [e.sample_id for e in examples], dists, [e.gold for e in examples]
 
 
+def heldout_train_distributions(
+    task: str, files: list[Path], split: Path
+) -> tuple[list[str], list[int], list[np.ndarray], list]:
+    """(labels, sample ids, distributions, gold) on ``split`` assembled from one expert's held-out
+    fold exports (``heldout.train.parquet``): every training sample exactly once, in split order."""
+    column = "marginals" if task == "ner" else "probs"
+    labels: list[str] | None = None
+    by_id: dict[int, np.ndarray] = {}
+    for path in files:
+        table = pq.read_table(path)
+        own = json.loads((table.schema.metadata or {}).get(b"more_ie.labels", b"null") or b"null")
+        if labels is None:
+            labels = own
+        elif own != labels:
+            raise ValueError(f"{path}: labels {own} differ from the other folds' {labels}")
+        for sample_id, dist in zip(table.column("sample_id").to_pylist(), table.column(column).to_pylist()):
+            if int(sample_id) in by_id:
+                raise ValueError(f"{path}: training sample {sample_id} is in two folds")
+            by_id[int(sample_id)] = np.asarray(dist, dtype=np.float32)
+    rows = pq.read_table(split, columns=["sample_id", "tags" if task == "ner" else "relation"]).to_pylist()
+    ids = [int(r["sample_id"]) for r in rows]
+    missing = [s for s in ids if s not in by_id]
+    if missing or labels is None:
+        raise ValueError(f"{split}: no held-out distribution for training samples {missing[:5]} in {files}")
+    gold = [list(r["tags"]) if task == "ner" else r["relation"] for r in rows]
+    logger.info("%d training samples from %d held-out folds (out of sample)", len(ids), len(files))
+    return labels, ids, [by_id[s] for s in ids], gold
+
+
 def build_teacher(
     task: str,
     variant: str,
@@ -131,11 +164,13 @@ def build_teacher(
     out: Path,
     batch_size: int = 32,
     device: str = "cpu",
+    heldout: dict[str, list[Path]] | None = None,
 ) -> dict:
     """Write the teacher table of ``variant``'s pair ``pair_index`` on ``split`` (train) to ``out``.
 
     ``experts``: the pair's two expert names -> folders, in the gate's order; ``retrieval``: view ->
-    train retrieval cache (the ``none`` view has none)."""
+    train retrieval cache (the ``none`` view has none). ``heldout`` (cross-fitting): the same names ->
+    their held-out fold exports, read instead of running the experts on train."""
     torch_device = torch.device(
         "cuda" if device == "auto" and torch.cuda.is_available() else "cpu" if device == "auto" else device
     )
@@ -143,13 +178,20 @@ def build_teacher(
     pair = [str(n) for n in gate_info.get("pair", [])]
     if pair != list(experts):
         raise ValueError(f"{gate_dir}: the gate mixes {pair}, but the experts given are {list(experts)}")
-    logger.warning(IN_SAMPLE_NOTE)
-    outputs = []
-    for name, folder in experts.items():
-        view = name.rsplit("-s", 1)[0]
-        outputs.append(
-            expert_train_distributions(task, folder, split, retrieval.get(view), batch_size, torch_device)
-        )
+    in_sample = heldout is None
+    if in_sample:
+        logger.warning(IN_SAMPLE_NOTE)
+        outputs = [
+            expert_train_distributions(
+                task, folder, split, retrieval.get(name.rsplit("-s", 1)[0]), batch_size, torch_device
+            )
+            for name, folder in experts.items()
+        ]
+    else:
+        if list(heldout) != list(experts):
+            raise ValueError(f"the held-out folds are of {list(heldout)}, the pair is {list(experts)}")
+        logger.info(CROSS_FIT_NOTE)
+        outputs = [heldout_train_distributions(task, heldout[name], split) for name in experts]
     (labels, ids, p_a, gold), (labels_b, ids_b, p_b, _) = outputs
     if labels != labels_b or labels != list(gate_info.get("labels", labels)):
         raise ValueError(f"{gate_dir}: the experts' and the gate's label orders differ")
@@ -178,9 +220,10 @@ def build_teacher(
         "pair_index": pair_index,
         "experts": {name: str(folder) for name, folder in experts.items()},
         "gate": str(gate_dir),
-        "in_sample": True,
-        "note": IN_SAMPLE_NOTE,
-        "train_f1_in_sample": prf.f1,
+        "in_sample": in_sample,
+        "folds": None if in_sample else {name: [str(f) for f in files] for name, files in heldout.items()},
+        "note": IN_SAMPLE_NOTE if in_sample else CROSS_FIT_NOTE,
+        "train_f1": prf.f1,
         "train_f1_decode": MoeConfig.decode if task == "ner" else "argmax",
         "mean_gate_weight_first": float(g.mean()),
     }
@@ -193,12 +236,14 @@ def build_teacher(
     }
     write_parquet(table, out, metadata=meta)
     logger.info(
-        "teacher %s pair %d on %d training samples: in-sample train F1 %.4f (optimistic: the experts "
-        "trained on these posts), mean gate weight of %s %.3f; wrote %s",
+        "teacher %s pair %d on %d training samples: train F1 %.4f (%s), mean gate weight of %s %.3f; wrote %s",
         variant,
         pair_index,
         len(ids),
         prf.f1,
+        "in-sample, optimistic: the experts trained on these posts"
+        if in_sample
+        else "cross-fitted: out of sample",
         pair[0],
         info["mean_gate_weight_first"],
         out,
