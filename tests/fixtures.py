@@ -2,6 +2,7 @@
 
 * random images, a tiny image KC and its CLIP/Faiss index (the random-weights ``tiny-demo`` CLIP);
 * a tiny text KC shard, tiny dataset splits;
+* the training settings of a tiny expert or student (a few posts, the tiny random BERT);
 * the headless Chromium command line (the report and case-study pages);
 * the toy trained run of tests/test_predict.py and tests/test_case_study.py (conftest's ``toy_run``):
   a tiny random BERT as the experts' encoder, a Lucene index over a six-sentence text KC, the tiny
@@ -279,3 +280,21 @@ def build_toy_run(root: Path) -> Path:
         save_gate(run, dataset, "text+image", ("text-s1", "image-s1"), labels, 8.0)
         save_gate(run, dataset, "image+text", ("text-s1", "image-s1"), labels, -8.0)
     return run
+
+
+def tiny_train_config(encoder_dir: Path, epochs: int, **overrides: object):  # type: ignore[no-untyped-def]
+    """TrainConfig of a tiny expert or student: the tiny BERT at ``encoder_dir``, high rates so that a
+    few posts and epochs suffice, seed 3, on the CPU; ``overrides`` replace any of them."""
+    from more_ie.experts.settings import TrainConfig
+
+    values: dict = dict(
+        encoder=str(encoder_dir),
+        max_subtokens=48,
+        lr=1e-3,
+        head_lr=5e-2,
+        batch_size=4,
+        epochs=epochs,
+        seed=3,
+        device="cpu",
+    )
+    return TrainConfig(**{**values, **overrides})

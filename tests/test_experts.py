@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from fixtures import write_split
+from fixtures import tiny_train_config, write_split
 from more_ie.utils import write_parquet
 from tiny_models import make_tiny_bert
 
@@ -75,18 +75,7 @@ def _retrieval(path: Path, n: int) -> None:
 
 
 def _config(encoder_dir: Path, epochs: int):  # type: ignore[no-untyped-def]
-    from more_ie.experts.settings import TrainConfig
-
-    return TrainConfig(
-        encoder=str(encoder_dir),
-        max_subtokens=48,
-        lr=1e-3,
-        head_lr=5e-2,
-        batch_size=4,
-        epochs=epochs,
-        seed=3,
-        device="cpu",
-    )
+    return tiny_train_config(encoder_dir, epochs)
 
 
 @pytest.mark.slow

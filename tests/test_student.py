@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from fixtures import tiny_train_config
 from more_ie.datasets.readers import NER_SCHEMA, RE_SCHEMA
 from more_ie.utils import write_parquet
 from tiny_models import make_tiny_bert
@@ -380,19 +381,7 @@ def test_the_commands_run_as_the_rules_call_them(encoder_dir: Path, tmp_path: Pa
 
 # -- a student pulled towards its teacher -------------------------------------------------------------
 def _config(encoder_dir: Path, epochs: int = 2):  # type: ignore[no-untyped-def]
-    from more_ie.experts.settings import TrainConfig
-
-    return TrainConfig(
-        encoder=str(encoder_dir),
-        max_subtokens=48,
-        lr=1e-3,
-        head_lr=5e-2,
-        batch_size=4,
-        epochs=epochs,
-        seed=3,
-        device="cpu",
-        eval_batch_size=8,
-    )
+    return tiny_train_config(encoder_dir, epochs, eval_batch_size=8)
 
 
 def _teacher_table(path: Path, task: str, n: int, favour: int, labels: list[str]) -> None:
