@@ -43,8 +43,12 @@ real: real-ner real-re
 real-student: setup real-data
 	$(REAL) $(REAL_DIR)/twitter2017/student/summary.json --configfile config.real.yaml
 
+# Two pytest-xdist workers: the tiny-DAG tests (one group, tests/conftest.py XDIST_GROUPS) on one,
+# the SLURM module and the rest on the other, so that single-threaded tests and SLURM's waits fill
+# the cores the DAG jobs leave idle. `pytest tests/...` alone still runs in one process.
+TEST_WORKERS ?= 2
 test: setup chromium lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # Lint (part of `make test`): ruff (check + format), snakefmt, and Snakemake's own lint on both configs.
 lint: setup

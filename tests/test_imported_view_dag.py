@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import snakemake_command
+from conftest import REPO, snakemake_command
 
 
 def _hints(split: Path, out: Path) -> None:
@@ -55,8 +55,13 @@ def test_an_imported_view_feeds_an_expert_a_moe_variant_the_summary_and_predict(
     (workdir / "imported.yaml").write_text(yaml.safe_dump(config))
     target = "results/demo_mner/moe_f1.json"
     result = subprocess.run(
-        snakemake_command(
-            workdir, target, "results/demo_mner/case_study.html", config=workdir / "imported.yaml"
+        snakemake_command(  # one thread a job, as the tiny run: its 4 experts train 2 at a time
+            workdir,
+            target,
+            "results/demo_mner/case_study.html",
+            "--profile",
+            str(REPO / "profiles" / "small-cpu"),
+            config=workdir / "imported.yaml",
         ),
         capture_output=True,
         text=True,

@@ -125,8 +125,11 @@ def slurm_run(cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     return workdir, output, jobs
 
 
-def test_slurm_run_matches_the_local_run(slurm_run, tiny_run: Path) -> None:  # type: ignore[no-untyped-def]
+def test_slurm_run_matches_the_local_run(slurm_run, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
     workdir, _, _ = slurm_run
+    # asked for only now: as an argument, the session-scoped local run would be set up first, and
+    # under pytest-xdist this worker would wait for the other's tiny DAG before starting SLURM's
+    tiny_run: Path = request.getfixturevalue("tiny_run")
     on_slurm = json.loads((workdir / TARGET).read_text())
     on_local = json.loads((tiny_run / TARGET).read_text())
     assert on_slurm == on_local
