@@ -12,6 +12,10 @@ SHARED_DATA = Path(os.environ.get("MORE_IE_SHARED_DATA", REPO.parent / "shared" 
 WIKI_SAMPLE = SHARED_DATA / "wiki" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 WIKI_VITAL = SHARED_DATA / "wiki_vital" / "summaries_en-us.json"
 
+# Subprocesses (python -m more_ie, python -c) run this checkout's code too, as pytest's own imports
+# do (pyproject: pythonpath), whichever checkout the venv's editable install points at.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+
 needs_wiki_sample = pytest.mark.skipif(not WIKI_SAMPLE.exists(), reason=f"{WIKI_SAMPLE} is absent")
 needs_wiki_vital = pytest.mark.skipif(not WIKI_VITAL.exists(), reason=f"{WIKI_VITAL} is absent")
 

