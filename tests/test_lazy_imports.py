@@ -91,17 +91,3 @@ def _last_json_line(code: str) -> object:
 def test_torch_free_commands_do_not_import_heavy_packages(case: str) -> None:
     found = _last_json_line(_PROBE.format(heavy=HEAVY, targets=CASES[case]))
     assert not found["loaded"], f"{case}: {found['loaded']} imported by {found['after']}"
-
-
-def test_training_sets_deterministic_algorithms_without_importing_the_compiler() -> None:
-    """set_determinism switches deterministic algorithms on (warnings only, as before) without
-    torch.use_deterministic_algorithms' import of torch._inductor: 2.2 s of every training job."""
-    code = (
-        "import json, sys, torch\n"
-        "from more_ie.experts.train import set_determinism\n"
-        "set_determinism(3)\n"
-        "print(json.dumps([torch.are_deterministic_algorithms_enabled(),"
-        " torch.is_deterministic_algorithms_warn_only_enabled(),"
-        " [m for m in ('torch._inductor', 'torch._dynamo') if m in sys.modules]]))\n"
-    )
-    assert _last_json_line(code) == [True, True, []]

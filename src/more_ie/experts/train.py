@@ -48,9 +48,7 @@ def set_determinism(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # The same switch as use_deterministic_algorithms(True, warn_only=True), without that call's
-    # import of torch._inductor (2.2 s of every training job here; nothing is compiled).
-    torch.set_deterministic_debug_mode("warn")
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _device(name: str) -> torch.device:
