@@ -76,18 +76,14 @@ else:
 """
 
 
-def _last_json_line(code: str) -> object:
-    """Run ``code`` in a fresh interpreter with this checkout's src first; its last line, as JSON."""
+@pytest.mark.parametrize("case", list(CASES))
+def test_torch_free_commands_do_not_import_heavy_packages(case: str) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    code = _PROBE.format(heavy=HEAVY, targets=CASES[case])
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_torch_free_commands_do_not_import_heavy_packages(case: str) -> None:
-    found = _last_json_line(_PROBE.format(heavy=HEAVY, targets=CASES[case]))
+    found = json.loads(result.stdout.strip().splitlines()[-1])
     assert not found["loaded"], f"{case}: {found['loaded']} imported by {found['after']}"

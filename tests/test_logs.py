@@ -121,7 +121,6 @@ def test_loading_the_encoder_shows_no_progress_bar_and_says_what_it_added() -> N
     (the job's stderr: in make demo, a bar per expert); the project says what was added instead,
     and transformers' own settings are put back for whoever loads a model next."""
     code = (
-        "import logging\n"
         "from more_ie.utils.logs import setup_logging\n"
         "setup_logging()\n"
         "from transformers.utils import logging as hf\n"
