@@ -4,6 +4,8 @@
 * a tiny text KC shard, tiny dataset splits;
 * the training settings of a tiny expert or student (a few posts, the tiny random BERT);
 * the headless Chromium command line (the report and case-study pages);
+* JSON results without their measured speeds (two runs' results compared);
+* made-up RE experts' exports and gate features, as the MoE reads them;
 * the toy trained run of tests/test_predict.py and tests/test_case_study.py (conftest's ``toy_run``):
   a tiny random BERT as the experts' encoder, a Lucene index over a six-sentence text KC, the tiny
   CLIP over eight images, gates saved with ``more_ie.moe.gate.save_gate``, laid out exactly as the
@@ -298,3 +300,50 @@ def tiny_train_config(encoder_dir: Path, epochs: int, **overrides: object):  # t
         device="cpu",
     )
     return TrainConfig(**{**values, **overrides})
+
+
+def without_rates(obj: object) -> object:
+    """JSON results without the measured speeds (keys ``*_per_s``), which differ between any two
+    runs of the same job: what two runs' results are compared by."""
+    if isinstance(obj, dict):
+        return {k: without_rates(v) for k, v in obj.items() if not k.endswith("_per_s")}
+    if isinstance(obj, list):
+        return [without_rates(v) for v in obj]
+    return obj
+
+
+def write_re_split_for_moe(folder: Path, rows: list[dict]) -> Path:
+    """``folder``/data.parquet (RE rows) and features.parquet (a 2-d gate feature that alternates
+    with the sample id) for the MoE's tests; returns ``folder``."""
+    from more_ie.datasets.readers import RE_SCHEMA
+    from more_ie.utils import write_parquet
+
+    folder.mkdir()
+    write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), folder / "data.parquet")
+    feats = [np.array([float(i % 2), float(1 - i % 2)], dtype=np.float32) for i in range(len(rows))]
+    write_parquet(
+        pa.table({"sample_id": list(range(len(rows))), "features": feats}), folder / "features.parquet"
+    )
+    return folder
+
+
+def write_re_expert_split(
+    expert: Path, split: str, probs: list[list[float]], labels: list[str], epochs: int | None = None
+) -> None:
+    """A made-up RE expert's export of ``split`` as the MoE reads it: the class probabilities of
+    samples 0..n-1 and its metrics.json entry (F1 0.5; with ``epochs``, a dev history that long)."""
+    from more_ie.utils import write_json, write_parquet
+
+    expert.mkdir(exist_ok=True)
+    write_parquet(
+        pa.table({"sample_id": list(range(len(probs))), "probs": probs}),
+        expert / f"{split}.marginals.parquet",
+        metadata={"more_ie.labels": json.dumps(labels)},
+    )
+    metrics_path = expert / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    micro = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "tp": 1, "n_pred": 2, "n_gold": 2}
+    metrics[split] = {"micro": micro, "per_entity_type": {}}
+    if epochs is not None:
+        metrics["history"] = [{"epoch": e + 1, "dev_f1": 0.5} for e in range(epochs)]
+    write_json(metrics_path, metrics)

@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from conftest import REPO, snakemake_command
+from fixtures import without_rates
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("pyserini")
@@ -67,18 +68,10 @@ COMPARED = [
 TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
-def _without_rates(obj: object) -> object:
-    if isinstance(obj, dict):
-        return {k: _without_rates(v) for k, v in obj.items() if not k.endswith("_per_s")}
-    if isinstance(obj, list):
-        return [_without_rates(v) for v in obj]
-    return obj
-
-
 def _content(path: Path) -> object:
     """The bytes of a file; for JSON, everything but the measured speeds (``*_per_s``)."""
     if path.suffix == ".json":
-        return _without_rates(json.loads(path.read_text()))
+        return without_rates(json.loads(path.read_text()))
     return path.read_bytes()
 
 

@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from conftest import REPO
+from fixtures import write_re_expert_split, write_re_split_for_moe
 from more_ie.datasets.readers import NER_SCHEMA
 from more_ie.experts.metrics import ner_scores
 from more_ie.moe import Gate, MoeConfig, average, load_gate, mix, run_moe, variant_pairs
@@ -306,7 +307,6 @@ def test_summary_refuses_an_old_result() -> None:
 def test_relation_extraction_with_one_seed(tmp_path: Path) -> None:
     """RE: probabilities per sample, one seed (sd and t-test undefined, said so), a dev label that
     train lacks (it cannot be predicted and counts as missed)."""
-    from more_ie.datasets.readers import RE_SCHEMA
 
     labels = ["None", "/per/org/member_of", "/per/loc/born_in"]
     rng = np.random.default_rng(0)
@@ -323,30 +323,15 @@ def test_relation_extraction_with_one_seed(tmp_path: Path) -> None:
             }
             for i in range(n)
         ]
-        folder = tmp_path / split
-        folder.mkdir()
-        write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), folder / "data.parquet")
-        feats = [np.array([float(i % 2), float(1 - i % 2)], dtype=np.float32) for i in range(n)]
-        write_parquet(pa.table({"sample_id": list(range(n)), "features": feats}), folder / "features.parquet")
+        folder = write_re_split_for_moe(tmp_path / split, rows)
         for view, parity in (("text", 1), ("none", 0)):
-            expert = tmp_path / f"{view}-s1"
-            expert.mkdir(exist_ok=True)
             probs = []
             for i, row in enumerate(rows):
                 gold = labels.index(row["relation"]) if row["relation"] in labels else 0
                 p = np.full(3, 0.1)
                 p[gold if i % 2 == parity else (gold + 1) % 3] = 0.8
                 probs.append(p.tolist())
-            write_parquet(
-                pa.table({"sample_id": list(range(n)), "probs": probs}),
-                expert / f"{split}.marginals.parquet",
-                metadata={"more_ie.labels": json.dumps(labels)},
-            )
-            metrics_path = expert / "metrics.json"
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-            micro = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "tp": 1, "n_pred": 2, "n_gold": 2}
-            metrics[split] = {"micro": micro, "per_entity_type": {}}
-            write_json(metrics_path, metrics)
+            write_re_expert_split(tmp_path / f"{view}-s1", split, probs, labels)
         paths[split] = folder
     experts = {"text-s1": tmp_path / "text-s1", "none-s1": tmp_path / "none-s1"}
     result = run_moe(

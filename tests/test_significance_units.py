@@ -5,26 +5,24 @@ experts' training records. Each on a small hand-made example whose answer is kno
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
 import jsonschema
 import numpy as np
-import pyarrow as pa
 import pytest
 import yaml
 from scipy import stats
 
 from conftest import REPO
-from more_ie.datasets.readers import RE_SCHEMA
+from fixtures import write_re_expert_split, write_re_split_for_moe
 from more_ie.moe import MoeConfig, run_moe, variant_pairs
 from more_ie.moe.claims import significance
 from more_ie.moe.notes import dev_holdout_note, selected_on_dev, summary_dev_note
 from more_ie.moe.pairs import disjoint_pairs
 from more_ie.moe.scoring import post_units
 from more_ie.moe.stats import format_p, paired_bootstrap_greater, sum_by_unit
-from more_ie.utils import write_json, write_parquet
+from more_ie.utils import write_json
 
 
 # -- A+A: the t-test over disjoint pairs only ------------------------------------------------------
@@ -148,34 +146,16 @@ def _re_fixture(tmp_path: Path, epochs: int) -> dict:
                         "relation": relation,
                     }
                 )
-        folder = tmp_path / split
-        folder.mkdir()
-        write_parquet(pa.Table.from_pylist(rows, schema=RE_SCHEMA), folder / "data.parquet")
-        feats = [np.array([float(i % 2), float(1 - i % 2)], dtype=np.float32) for i in range(len(rows))]
-        write_parquet(
-            pa.table({"sample_id": list(range(len(rows))), "features": feats}), folder / "features.parquet"
-        )
+        folder = write_re_split_for_moe(tmp_path / split, rows)
         for view in ("text", "none"):
             for seed in (1, 2):
-                expert = tmp_path / f"{view}-s{seed}"
-                expert.mkdir(exist_ok=True)
                 probs = []
                 for row in rows:
                     p = np.full(3, 0.1)
                     gold = LABELS.index(row["relation"])
                     p[gold if rng.random() < (0.8 if view == "text" else 0.5) else (gold + 1) % 3] = 0.8
                     probs.append(p.tolist())
-                write_parquet(
-                    pa.table({"sample_id": list(range(len(rows))), "probs": probs}),
-                    expert / f"{split}.marginals.parquet",
-                    metadata={"more_ie.labels": json.dumps(LABELS)},
-                )
-                metrics_path = expert / "metrics.json"
-                metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-                micro = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "tp": 1, "n_pred": 2, "n_gold": 2}
-                metrics[split] = {"micro": micro, "per_entity_type": {}}
-                metrics["history"] = [{"epoch": e + 1, "dev_f1": 0.5} for e in range(epochs)]
-                write_json(metrics_path, metrics)
+                write_re_expert_split(tmp_path / f"{view}-s{seed}", split, probs, LABELS, epochs)
         paths[split] = folder
     experts = {f"{v}-s{s}": tmp_path / f"{v}-s{s}" for v in ("text", "none") for s in (1, 2)}
     return run_moe(

@@ -402,17 +402,23 @@ def _teacher_table(path: Path, task: str, n: int, favour: int, labels: list[str]
     )
 
 
+def _student_inputs(tmp_path: Path, task: str, taught: int) -> tuple[dict[str, Path], Path]:
+    """Splits of 24/4/4 posts and a teacher that always says label index ``taught``."""
+    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
+    for split, n in (("train", 24), ("dev", 4), ("test", 4)):
+        (_ner_split if task == "ner" else _re_split)(splits[split], n)
+    teacher = tmp_path / "teacher.parquet"
+    _teacher_table(teacher, task, 24, taught, NER_LABELS if task == "ner" else RE_LABELS)
+    return splits, teacher
+
+
 @pytest.mark.slow
 def test_a_student_taught_always_per_moves_towards_per(encoder_dir: Path, tmp_path: Path) -> None:
     from more_ie.experts.model import Expert
     from more_ie.student.settings import StudentSettings
     from more_ie.student.train import train_student
 
-    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
-    for split, n in (("train", 24), ("dev", 4), ("test", 4)):
-        _ner_split(splits[split], n)
-    teacher = tmp_path / "teacher.parquet"
-    _teacher_table(teacher, "ner", 24, NER_LABELS.index("B-PER"), NER_LABELS)
+    splits, teacher = _student_inputs(tmp_path, "ner", NER_LABELS.index("B-PER"))
 
     def per_mass(alpha: float) -> tuple[float, dict]:
         out = tmp_path / f"alpha{alpha}"
@@ -447,11 +453,7 @@ def test_an_re_student_follows_its_teacher_class(encoder_dir: Path, tmp_path: Pa
     from more_ie.student.settings import StudentSettings
     from more_ie.student.train import train_student
 
-    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
-    for split, n in (("train", 24), ("dev", 4), ("test", 4)):
-        _re_split(splits[split], n)
-    teacher = tmp_path / "teacher.parquet"
-    _teacher_table(teacher, "re", 24, 1, RE_LABELS)  # always lives_in, which gold never says
+    splits, teacher = _student_inputs(tmp_path, "re", 1)  # always lives_in, which gold never says
 
     def lives_in(alpha: float) -> float:
         out = tmp_path / f"alpha{alpha}"
