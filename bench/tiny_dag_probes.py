@@ -7,6 +7,9 @@
         torch.profiler over 20 training steps of the demo_mner text expert (one thread)
     python bench/tiny_dag_probes.py setup RUN_DIR --determinism use|debug-mode
         seconds from start to a built expert (imports, data, model), one determinism switch or the other
+    python bench/tiny_dag_probes.py steps RUN_DIR [--steps 80]
+        seconds per training step of the demo_mner text expert, and the process's user and system
+        CPU time (run it under GLIBC_TUNABLES=... to compare malloc settings)
 
 Every number printed comes from this run; nothing is assumed.
 """
@@ -116,6 +119,32 @@ def setup(args: argparse.Namespace) -> None:
     print(f"{args.determinism}: {time.perf_counter() - T0:.2f} s to a built expert")
 
 
+def steps(args: argparse.Namespace) -> None:
+    import os
+
+    from more_ie.experts.train import set_determinism
+
+    trainer, splits, retrieval = _trainer(args.run, "demo_mner", "text", 1)
+    labels, data = trainer._load(splits, retrieval)
+    pad, train = trainer.tokenizer.pad_token_id or 0, data["train"]
+    set_determinism(1)
+    model = trainer._new_model(labels)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], fused=True)
+    model.train()
+    before, start = os.times(), time.perf_counter()
+    for i in range(args.steps):
+        loss, _ = trainer.batch_loss(model, train[3 * i : 3 * i + 3], pad)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    after = os.times()
+    print(
+        f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset)')}: "
+        f"{(time.perf_counter() - start) / args.steps:.4f} s per step, user {after.user - before.user:.1f} s, "
+        f"system {after.system - before.system:.1f} s, last loss {loss.item():.6f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,6 +164,10 @@ def main() -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--determinism", choices=["use", "debug-mode"], default="use")
     p.set_defaults(func=setup)
+    p = sub.add_parser("steps")
+    p.add_argument("run", type=Path)
+    p.add_argument("--steps", type=int, default=80)
+    p.set_defaults(func=steps)
     args = parser.parse_args()
     torch.set_num_threads(1)  # one thread a job, as profiles/small-cpu
     args.func(args)
