@@ -50,7 +50,7 @@ DefaultFillingValidator = _with_defaults(jsonschema.Draft7Validator)
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     # libyaml's safe loader where PyYAML has it: the schema is read by every Snakemake process (each
-    # SLURM job's too), and the pure-Python loader takes ~10x as long over its 27 KB
+    # SLURM job's too), and the pure-Python loader takes ~10x as long over its 27 KB (bench/RESULTS.md)
     with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
