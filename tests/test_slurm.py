@@ -150,6 +150,7 @@ def _seed_one_summary(summary: dict) -> dict:
         for method in v
         if isinstance(v[method], dict) and "per_pair" in v[method]
     }
+    assert experts and pairs and all(pairs.values()), f"no seed-1 results in {sorted(summary)}"
     return {"experts": experts, "pairs": pairs, "labels": summary["labels"], "task": summary["task"]}
 
 
@@ -181,7 +182,9 @@ def test_slurm_run_matches_the_local_run(slurm_run, request: pytest.FixtureReque
             same = local_file.is_file() and slurm_file.read_bytes() == local_file.read_bytes()
         if not same:
             differing.append(name)
-    assert differing == [], f"{len(differing)} of {len(written)} results differ from the local run's"
+    assert (
+        differing == []
+    ), f"{len(differing)} of {len(written)} results differ from the local run's: {differing[:10]}"
 
 
 def test_jobs_of_one_stage_run_side_by_side(slurm_run) -> None:  # type: ignore[no-untyped-def]
