@@ -121,6 +121,49 @@ def test_ner_expert_trains_saves_loads_and_exports(encoder_dir: Path, tmp_path: 
 
 
 @pytest.mark.slow
+def test_the_dev_export_is_the_selected_epochs_pass_not_the_last(encoder_dir: Path, tmp_path: Path) -> None:
+    """The dev export reuses the dev pass of the epoch that model selection keeps (no second pass):
+    with epoch 1 made the best, dev.marginals.parquet must be what the saved (epoch-1) model gives,
+    which is not what the last epoch's weights gave."""
+    import numpy as np
+
+    from more_ie.experts.model import Expert
+    from more_ie.experts.train import ExpertTrainer
+
+    passes: list = []
+    context_passes: list[int] = []  # the number of posts of each pass over posts with their contexts
+
+    class FirstEpochBest(ExpertTrainer):
+        def _dev_pass(self, model, examples):  # type: ignore[no-untyped-def]
+            _, inferred = super()._dev_pass(model, examples)
+            passes.append(inferred)
+            return 1.0 / len(passes), inferred  # falling dev F1: epoch 1 is selected
+
+        def _infer(self, model, examples, use_context=True):  # type: ignore[no-untyped-def]
+            if use_context:
+                context_passes.append(len(examples))
+            return super()._infer(model, examples, use_context)
+
+    splits = {s: tmp_path / f"{s}.parquet" for s in ("train", "dev", "test")}
+    retrieval = {s: tmp_path / f"{s}.text.parquet" for s in splits}
+    for split, n in (("train", 16), ("dev", 4), ("test", 4)):
+        _ner_split(splits[split], n)
+        _retrieval(retrieval[split], n)
+    trainer = FirstEpochBest("ner", "text", _config(encoder_dir, 3))
+    trainer.run(splits, retrieval, tmp_path / "expert")
+    assert len(passes) == 3
+    # with their contexts: dev once per epoch, then test; dev is not passed over again for its export
+    assert context_passes == [4, 4, 4, 4]
+    exported = pq.read_table(tmp_path / "expert" / "dev.marginals.parquet").column("marginals").to_pylist()
+    model, _ = Expert.load(tmp_path / "expert" / "model")
+    _, labels = trainer._load(splits, retrieval, ("train", "dev"))
+    _, fresh, _ = trainer._infer(model, labels["dev"])
+    assert [np.asarray(d).tolist() for d in fresh] == exported  # the kept weights' pass, exactly
+    assert [d.tolist() for d in passes[0][1]] == exported
+    assert [d.tolist() for d in passes[-1][1]] != exported
+
+
+@pytest.mark.slow
 def test_re_expert_learns_and_is_deterministic(encoder_dir: Path, tmp_path: Path) -> None:
     from more_ie.experts.train import ExpertTrainer
 
