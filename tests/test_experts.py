@@ -156,8 +156,8 @@ def test_the_dev_export_is_the_selected_epochs_pass_not_the_last(encoder_dir: Pa
     assert context_passes == [4, 4, 4, 4]
     exported = pq.read_table(tmp_path / "expert" / "dev.marginals.parquet").column("marginals").to_pylist()
     model, _ = Expert.load(tmp_path / "expert" / "model")
-    _, labels = trainer._load(splits, retrieval, ("train", "dev"))
-    _, fresh, _ = trainer._infer(model, labels["dev"])
+    _, data = trainer._load(splits, retrieval, ("train", "dev"))
+    _, fresh, _ = trainer._infer(model, data["dev"])
     assert [np.asarray(d).tolist() for d in fresh] == exported  # the kept weights' pass, exactly
     assert [d.tolist() for d in passes[0][1]] == exported
     assert [d.tolist() for d in passes[-1][1]] != exported
